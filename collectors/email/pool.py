@@ -1,0 +1,112 @@
+"""Parsing in other processes, for first syncs and resyncs of big mailboxes.
+
+MIME parsing with the stdlib is pure Python and the slowest step of a sync
+(about 1-2 ms a message, more than fetching and storing together), so a
+large sync parses chunk k+1 in a process pool while the worker stores
+chunk k. Small polls parse inline: starting processes costs more than it
+saves below a few hundred messages.
+
+Processes come from a forkserver, not fork: the worker has threads (the
+scheduler, IDLE listeners), and forking a threaded process can copy a lock
+in its taken state.
+"""
+from __future__ import annotations
+
+import gc
+import multiprocessing
+import os
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import TypeVar
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from datetime import datetime
+
+from inbox.channel import InboundItem
+
+from .parse import parse_message
+
+PARALLEL_FROM = 1000  # messages in one fetch before a pool is worth starting
+SLICE = 100  # messages per task: small enough to spread, large enough to amortise pickling
+# At most this many parser processes; REPLYDESK_PARSE_PROCESSES=1 parses inline always.
+MAX_PROCESSES = int(os.environ.get("REPLYDESK_PARSE_PROCESSES") or 4)
+
+Raw = tuple[bytes, datetime | None]
+C = TypeVar("C")
+
+
+def parse_slice(raws: Sequence[Raw], own_addresses: frozenset[str], cap: int) -> list[InboundItem]:
+    return [parse_message(raw, own_addresses=own_addresses, attachment_cap=cap, received_at=when)
+            for raw, when in raws]
+
+
+def _start_parser() -> None:
+    # Parsing makes many short-lived objects that reference counting frees;
+    # in a process that only parses, frequent cycle collections find next to
+    # nothing and cost a sixth of the time.
+    gc.freeze()
+    gc.set_threshold(100_000, 50, 50)
+
+
+def processes() -> int:
+    try:
+        available = len(os.sched_getaffinity(0))
+    except AttributeError:
+        available = os.cpu_count() or 1
+    return min(MAX_PROCESSES, available)
+
+
+class ParsePool:
+    """A small process pool; `submit` returns a callable giving the items."""
+
+    def __init__(self, own_addresses: frozenset[str], cap: int):
+        self.own, self.cap = own_addresses, cap
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["collectors.email.parse"])
+        self.executor = ProcessPoolExecutor(processes(), mp_context=context, initializer=_start_parser)
+
+    def submit(self, raws: Sequence[Raw]) -> Callable[[], list[InboundItem]]:
+        futures: list[tuple[Sequence[Raw], Future | None]] = []
+        for start in range(0, len(raws), SLICE):
+            part = raws[start:start + SLICE]
+            try:
+                futures.append((part, self.executor.submit(parse_slice, part, self.own, self.cap)))
+            except (BrokenProcessPool, RuntimeError):
+                futures.append((part, None))
+
+        def result() -> list[InboundItem]:
+            items: list[InboundItem] = []
+            for part, future in futures:
+                try:
+                    items.extend(future.result() if future is not None else parse_slice(part, self.own, self.cap))
+                except BrokenProcessPool:  # a worker died (out of memory?): do it here
+                    items.extend(parse_slice(part, self.own, self.cap))
+            return items
+        return result
+
+    def close(self) -> None:
+        self.executor.shutdown(wait=False, cancel_futures=True)
+
+
+def parse_chunks(chunks: Iterable[C], raws: Callable[[C], Sequence[Raw]], total: Callable[[C], int],
+                 own_addresses: frozenset[str], cap: int) -> Iterator[tuple[C, list[InboundItem]]]:
+    """(chunk, parsed items) for each chunk, in order. With a pool, chunk
+    k+1 is fetched and parsing while the caller stores chunk k."""
+    pool: ParsePool | None = None
+    pending: deque[tuple[C, Callable[[], list[InboundItem]]]] = deque()
+    try:
+        for chunk in chunks:
+            if pool is None and total(chunk) >= PARALLEL_FROM and processes() > 1:
+                pool = ParsePool(own_addresses, cap)
+            part = raws(chunk)
+            pending.append((chunk, pool.submit(part) if pool else
+                            (lambda part=part: parse_slice(part, own_addresses, cap))))
+            while len(pending) > (1 if pool else 0):
+                done, result = pending.popleft()
+                yield done, result()
+        while pending:
+            done, result = pending.popleft()
+            yield done, result()
+    finally:
+        if pool is not None:
+            pool.close()

@@ -1,0 +1,258 @@
+"""The inbox list: one indexed SQL query per page, paged by keyset.
+
+Filters combine with AND. Each sort walks an index in order and stops after
+a page, so the cost does not grow with the size of the inbox:
+
+- newest:  last_message_at, id  (ix_conversations_status_last / _last)
+- urgency: urgency, id          (ix_conversations_urgency)
+- waiting: awaiting_since, id   (ix_conversations_awaiting); only conversations
+  awaiting a reply have a waiting time, so this sort implies that filter.
+
+The cursor of the next page is the sort key of the last row, as text; a
+page never skips or repeats a row while rows are added (offsets would).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import and_, exists, false, func, select, tuple_
+from sqlalchemy.orm import Session, aliased
+
+from inbox import search
+from inbox.models import (
+    CLOSED, OPEN, PENDING, SNOOZED, STATUSES, Account, Contact, Conversation, ConversationTag, Message, Tag, User,
+)
+
+PAGE = 50
+SORTS = ("newest", "urgency", "waiting")
+SENTIMENTS = ("negative", "neutral", "positive", "unknown")
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+COUNT_CAP = 10_000
+TAG_DRIVE = 3000  # up to this many tagged conversations, the tag's index leads  # "10,000+": counting every closed conversation is not worth the time
+
+
+class BadFilter(ValueError):
+    """A filter value from a URL that makes no sense; the message says which."""
+
+
+@dataclass(frozen=True, slots=True)
+class ListFilters:
+    status: str | None = OPEN  # None: any status
+    account_id: int | None = None
+    kind: str | None = None
+    assignee: str | None = None  # "mine" | "unassigned"
+    awaiting: bool = False
+    sentiment: str | None = None
+    urgency_min: int | None = None
+    tag: str | None = None
+    q: str = ""
+    sort: str = "newest"
+
+    def validate(self) -> "ListFilters":
+        if self.status is not None and self.status not in STATUSES:
+            raise BadFilter(f"Unknown status {self.status!r}.")
+        if self.assignee not in (None, "mine", "unassigned"):
+            raise BadFilter(f"Unknown assignee filter {self.assignee!r}.")
+        if self.sentiment is not None and self.sentiment not in SENTIMENTS:
+            raise BadFilter(f"Unknown sentiment {self.sentiment!r}.")
+        if self.sort not in SORTS:
+            raise BadFilter(f"Unknown sort {self.sort!r}.")
+        return self
+
+    def but(self, **changes) -> "ListFilters":
+        return replace(self, **changes)
+
+
+@dataclass(slots=True)
+class Row:
+    id: int
+    account: str
+    kind: str
+    author: str
+    subject: str | None
+    preview: str | None
+    status: str
+    sentiment: str | None
+    urgency: int
+    awaiting_reply: bool
+    awaiting_since: datetime | None
+    last_message_at: datetime | None
+    assignee: str | None
+    assignee_id: int | None
+    message_count: int
+    snoozed_until: datetime | None
+
+
+@dataclass(slots=True)
+class Page:
+    rows: list[Row]
+    next_cursor: str | None
+    search_capped: bool = False  # the search matched more messages than it looks at
+    filters: ListFilters = field(default_factory=ListFilters)
+
+
+def _conditions(session: Session, f: ListFilters, user_id: int | None, message_ids: list[int] | None) -> list:
+    c = Conversation
+    where = [c.merged_into_id.is_(None)]
+    if f.status:
+        where.append(c.status == f.status)
+    if f.account_id:
+        where.append(c.account_id == f.account_id)
+    if f.kind:
+        where.append(c.account_id.in_(select(Account.id).where(Account.kind == f.kind).scalar_subquery()))
+    if f.assignee == "mine":
+        where.append(c.assignee_id == (user_id or -1))
+    elif f.assignee == "unassigned":
+        where.append(c.assignee_id.is_(None))
+    if f.awaiting or f.sort == "waiting":
+        where.append(c.awaiting_reply.is_(True))
+    if f.sentiment:
+        where.append(c.sentiment == f.sentiment)
+    if f.urgency_min:
+        where.append(c.urgency >= f.urgency_min)
+    if f.tag:
+        where.append(_tagged(session, f.tag))
+    if message_ids is not None:
+        where.append(c.id.in_(select(Message.conversation_id).where(Message.id.in_(message_ids))))
+    return where
+
+
+def _tagged(session: Session, name: str):
+    """A tag on a few conversations drives the query from the tag's index;
+    a tag on many is checked row by row while walking the sort's index
+    (sorting thousands of tagged rows would cost more). One capped count
+    tells which."""
+    tag_id = session.scalar(select(Tag.id).where(Tag.name == name.strip().lower()))
+    if tag_id is None:
+        return false()
+    few = select(ConversationTag.conversation_id).where(ConversationTag.tag_id == tag_id)
+    n = session.scalar(select(func.count()).select_from(few.limit(TAG_DRIVE + 1).subquery()))
+    if n <= TAG_DRIVE:
+        return Conversation.id.in_(few)
+    return exists().where(ConversationTag.conversation_id == Conversation.id, ConversationTag.tag_id == tag_id)
+
+
+def _sort(f: ListFilters):
+    """(key columns, descending?) of the sort."""
+    c = Conversation
+    if f.sort == "urgency":
+        return (c.urgency, c.id), True
+    if f.sort == "waiting":
+        return (c.awaiting_since, c.id), False
+    return (c.last_message_at, c.id), True
+
+
+def encode_cursor(f: ListFilters, row: Row) -> str:
+    """Sort key and id of the last row, URL-safe ("<key>_<id>"; times as
+    microseconds since the epoch)."""
+    if f.sort == "urgency":
+        return f"{row.urgency}_{row.id}"
+    at = row.awaiting_since if f.sort == "waiting" else row.last_message_at
+    micros = (at - EPOCH) // timedelta(microseconds=1) if at else 0
+    return f"{micros}_{row.id}"
+
+
+def _decode_cursor(f: ListFilters, cursor: str):
+    try:
+        first, _, ident = cursor.partition("_")
+        key = int(first) if f.sort == "urgency" else EPOCH + timedelta(microseconds=int(first))
+        return key, int(ident)
+    except (ValueError, OverflowError):
+        raise BadFilter("That page link is out of date; start from the first page.") from None
+
+
+def list_conversations(session: Session, f: ListFilters, *, user_id: int | None, after: str | None = None,
+                       limit: int = PAGE) -> Page:
+    """One page of the inbox. `after` is the cursor of the previous page."""
+    f.validate()
+    c = Conversation
+    assignee = aliased(User)
+    cols, desc = _sort(f)
+    # The search runs once: its newest matching message ids (at most
+    # MATCH_LIMIT) go into the list query, and one more tells it was capped.
+    message_ids, capped = None, False
+    ids = search.matching_messages(session.get_bind().dialect.name, f.q, search.MATCH_LIMIT + 1)
+    if ids is not None:
+        message_ids = list(session.scalars(ids))
+        capped = len(message_ids) > search.MATCH_LIMIT
+        message_ids = message_ids[:search.MATCH_LIMIT]
+    where = _conditions(session, f, user_id, message_ids)
+    if after:
+        key = tuple_(*cols)
+        value = tuple_(*_decode_cursor(f, after))
+        where.append(key < value if desc else key > value)
+    q = (select(c.id, Account.name, Account.kind, Contact.name, c.subject, c.preview, c.status, c.sentiment,
+                c.urgency, c.awaiting_reply, c.awaiting_since, c.last_message_at, assignee.name, assignee.email,
+                c.assignee_id, c.message_count, c.snoozed_until)
+         .join(Account, Account.id == c.account_id)
+         .outerjoin(Contact, Contact.id == c.contact_id)
+         .outerjoin(assignee, assignee.id == c.assignee_id)
+         .where(and_(*where))
+         .order_by(*(col.desc() if desc else col.asc() for col in cols))
+         .limit(limit + 1))
+    rows = [Row(id=r[0], account=r[1], kind=r[2], author=r[3] or "", subject=r[4], preview=r[5], status=r[6],
+                sentiment=r[7], urgency=r[8] or 0, awaiting_reply=bool(r[9]), awaiting_since=r[10],
+                last_message_at=r[11], assignee=r[12] or r[13], assignee_id=r[14], message_count=r[15],
+                snoozed_until=r[16])
+            for r in session.execute(q)]
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return Page(rows, encode_cursor(f, rows[-1]) if more and rows else None, capped, f)
+
+
+@dataclass(slots=True)
+class Counts:
+    """How many conversations each quick filter would show (closed: capped)."""
+
+    open: int = 0
+    pending: int = 0
+    snoozed: int = 0
+    closed: int = 0
+    closed_capped: bool = False
+    mine: int = 0  # open or pending, assigned to me
+    unassigned: int = 0  # open or pending
+    awaiting: int = 0  # open or pending, awaiting a reply
+    by_account: dict[int, int] = field(default_factory=dict)  # open, per account
+
+
+def counts(session: Session, *, user_id: int | None, account_id: int | None = None, kind: str | None = None) -> Counts:
+    """Counts for the filter bar. Each is a count over a range of one index
+    (ix_conversations_counts, _status_assignee_last), never a table scan;
+    closed conversations, the bulk of the table, are counted up to a cap."""
+    c = Conversation
+    # No merged_into_id test for open, pending and snoozed: a merged
+    # conversation is closed (workflow.merge), and leaving the column out
+    # keeps these counts inside the indexes.
+    scope = []
+    if account_id:
+        scope.append(c.account_id == account_id)
+    if kind:
+        scope.append(c.account_id.in_(select(Account.id).where(Account.kind == kind).scalar_subquery()))
+    active = c.status.in_((OPEN, PENDING))
+    out = Counts()
+    for status, acc, n in session.execute(
+            select(c.status, c.account_id, func.count()).where(c.status.in_((OPEN, PENDING, SNOOZED)), *scope)
+            .group_by(c.status, c.account_id)):
+        setattr(out, status, getattr(out, status) + n)
+        if status == OPEN:
+            out.by_account[acc] = n
+
+    def count(*where) -> int:
+        return session.scalar(select(func.count()).select_from(c).where(active, *scope, *where)) or 0
+    out.mine = count(c.assignee_id == (user_id or -1))
+    out.unassigned = count(c.assignee_id.is_(None))
+    out.awaiting = count(c.awaiting_reply.is_(True))
+    closed = select(c.id).where(c.status == CLOSED, c.merged_into_id.is_(None), *scope).limit(COUNT_CAP + 1).subquery()
+    n = session.scalar(select(func.count()).select_from(closed)) or 0
+    out.closed, out.closed_capped = min(n, COUNT_CAP), n > COUNT_CAP
+    return out
+
+
+def accounts(session: Session) -> list[tuple[int, str, str]]:
+    """(id, name, kind) of every account, for the filter menu."""
+    return [tuple(r) for r in session.execute(select(Account.id, Account.name, Account.kind).order_by(Account.name))]
+
+
+def tag_names(session: Session) -> list[str]:
+    return list(session.scalars(select(Tag.name).order_by(Tag.name)))

@@ -1,0 +1,127 @@
+"""The shipped model: small, loads without the network or pickle, and gives
+the labels it gave when it was trained; training is reproducible; the
+words shown are exactly the features that added up to the label."""
+import socket
+
+import numpy as np
+import pytest
+
+from sentiment import dataset, train
+from sentiment.model import DEFAULT_PATH, LABELS, LinearModel, negate
+from sentiment.text import tokenize
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("the sentiment package tried to use the network")
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+
+
+def test_model_file_is_small_and_plain_arrays():
+    assert DEFAULT_PATH.stat().st_size < 4_000_000
+    with np.load(DEFAULT_PATH, allow_pickle=False) as z:
+        assert {"tokens", "token_w", "pairs", "pair_w", "gram_w", "lexicon_w", "bias", "meta", "format"} <= set(z.files)
+        assert all(z[k].dtype != object for k in z.files)
+
+
+def test_loads_offline_and_gives_the_training_time_labels(no_network):
+    model = LinearModel.load()
+    probes = model.meta["probes"]
+    assert probes["texts"] == train.PROBES
+    probs = model.predict([tokenize(t) for t in probes["texts"]])
+    assert [LABELS[i] for i in probs.argmax(axis=1)] == probes["labels"]
+    np.testing.assert_allclose(probs, probes["probabilities"], atol=1e-3)
+    # and one text at a time (analyze()'s path) gives the same
+    for text, p in zip(probes["texts"], probes["probabilities"]):
+        np.testing.assert_allclose(model.score_one(tokenize(text))[0], p, atol=1e-3)
+
+
+def test_derived_arrays_match_the_weights():
+    """The file stores each word's summed n-gram weights to load fast; they
+    must be what the n-gram weights give."""
+    model = LinearModel.load()
+    sums, counts = model._gram_sums()
+    np.testing.assert_allclose(model.token_grams, sums, atol=1e-4)
+    assert (model.token_gram_n == counts).all()
+
+
+def test_contributions_add_up_to_the_score():
+    """Every part of a score but the bias belongs to a word or a word pair,
+    so the words shown are what decided the label."""
+    model = LinearModel.load()
+    texts = ["I don't like this at all, sooo disappointed #fail", "gr8t job guys, lovin it :)", "ok"]
+    z, parts = model.logits([tokenize(t) for t in texts])
+    for t, row in zip(texts, z):
+        p, items = model.score_one(tokenize(t))
+        total = np.asarray(model.bias, dtype=np.float64) + np.sum([c for _, c in items], axis=0)
+        np.testing.assert_allclose(total, row, atol=1e-4)
+    words = model.explain_many(parts, z.argmax(axis=1).tolist())
+    assert any("like" in w or "disappointed" in w for w in words[0])
+    assert any("lovin" in w or "gr8t" in w or "job" in w or w == ":)" for w in words[1])
+
+
+def test_negation_scope():
+    assert negate(tokenize("I don't like it, but the price is good")) == [
+        "i", "don't", "like_neg", "it_neg", ",", "but", "the", "price", "is", "good"]
+    assert negate(tokenize("not bad :) really good")) == ["not", "bad_neg", ":)", "really", "good"]
+    assert negate(tokenize("never again @acme #fail")) == ["never", "again_neg", "@user", "#fail"]
+
+
+def test_model_records_how_it_was_made():
+    meta = LinearModel.load().meta
+    assert meta["holdout"] == [dataset.DEV_FILE]
+    assert meta["seed"] == 0 and meta["labels"] == list(LABELS)
+    assert meta["dev"]["n"] == 2000 and meta["dev"]["macro_recall"] > 0.55
+    assert meta["lexicon"].startswith("VADER")
+
+
+def _examples():
+    words = {"negative": ["awful", "hate", "broken", "worst"], "neutral": ["monday", "office", "order", "blue"],
+             "positive": ["love", "great", "thanks", "happy"]}
+    out = []
+    for n in range(60):
+        label = LABELS[n % 3]
+        w = words[label]
+        out.append(dataset.Example(str(n), label, f"{w[n % 4]} and {w[(n // 3) % 4]} today #{n % 5}"))
+    return out
+
+
+def test_training_is_deterministic_and_learns():
+    a = train.fit(_examples(), seed=0, log=lambda *_: None)
+    b = train.fit(_examples(), seed=0, log=lambda *_: None)
+    assert a.tokens == b.tokens and a.fingerprint() == b.fingerprint()
+    probs = a.predict([tokenize(t) for t in ["I hate it, awful", "love it, thanks"]])
+    assert [LABELS[i] for i in probs.argmax(axis=1)] == ["negative", "positive"]
+
+
+def test_train_command_holds_out_the_dev_file(tmp_path):
+    folder = tmp_path / "data"
+    folder.mkdir()
+    rows = _examples()
+    (folder / "a-train.tsv").write_text("".join(f"{e.id}\t{e.label}\t{e.text}\n" for e in rows[:45]))
+    (folder / dataset.DEV_FILE).write_text("".join(f"{e.id}\t{e.label}\t{e.text} zebra\n" for e in rows[45:]))
+    extra = tmp_path / "corrections.tsv"
+    extra.write_text("correction-1\tnegative\tso slow and broken\ncorrection-2\tnegative\tslow again\n")
+    out = tmp_path / "model.npz"
+    assert train.main([str(folder), "--out", str(out), "--extra", str(extra)]) == 0
+    model = LinearModel.load(out)
+    assert model.meta["n_train"] == 47 and model.meta["dev"]["n"] == 15
+    assert model.meta["extra"] == ["corrections.tsv"]
+    assert "slow" in model.index          # learnt from the extra file
+    assert "zebra" not in model.index     # only ever seen in the held-out dev file
+
+
+def test_dataset_reader_evens_out_the_files(tmp_path):
+    path = tmp_path / "x.tsv"
+    path.write_text('1\tpositive\t"I said ""wow"" \\u2019twas good &amp; cheap"\t\n'
+                    '2\tneutral\t"a text that runs\n'
+                    'over a line"\n'
+                    '3\tnegative\tplain\n', encoding="utf-8")
+    rows = dataset.read_tsv(path)
+    assert [(e.id, e.label) for e in rows] == [("1", "positive"), ("2", "neutral"), ("3", "negative")]
+    assert rows[0].text == 'I said "wow" \u2019twas good & cheap'
+    assert rows[1].text == "a text that runs over a line"
+    assert dataset.macro_recall(["positive", "negative", "neutral", "neutral"],
+                                ["positive", "neutral", "neutral", "neutral"]) == pytest.approx(2 / 3)

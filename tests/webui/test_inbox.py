@@ -1,0 +1,131 @@
+"""The inbox list: filters, search (FTS5 / tsvector), keyset pages, counts."""
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import select, update
+
+from inbox import workflow
+from inbox.inbox_list import PAGE, ListFilters, counts, list_conversations
+from inbox.models import Conversation, User
+from tests.webui.conftest import tweet
+
+
+def ids_in(html: str) -> list[int]:
+    return [int(n) for n in re.findall(r'<tr class="row[^"]*" data-id="(\d+)"', html)]
+
+
+def test_filters(client, factory, make_account, make_user, ingest):
+    x = make_account("acme-x", "x")
+    mail = make_account("support", "email")
+    ingest(x, [tweet("1", "I want a refund now, this is the worst", 0, author_id="a", author_name="Ann Novak"),
+               tweet("2", "Love the new kettle", 1, author_id="b", author_name="Ben Silva")])
+    ingest(mail, [tweet("m1", "Where is my invoice?", 2, author_id="c@example.com", author_name="Carla Rossi",
+                        subject="Invoice 4711")])
+    with factory.begin() as s:
+        c1, c2, c3 = (s.get(Conversation, i) for i in (1, 2, 3))
+        agent = s.scalar(select(User).where(User.email == "agent@example.com"))
+        workflow.assign(s, c1, agent, by=agent)
+        workflow.add_tag(s, c2, "praise", by=agent)
+        workflow.set_status(s, c3, "pending", by=agent)
+        s.execute(update(Conversation).where(Conversation.id == 1).values(urgency=90, sentiment="negative"))
+        s.execute(update(Conversation).where(Conversation.id == 2).values(urgency=5, sentiment="positive"))
+
+    def shown(query: str) -> set[int]:
+        resp = client.get("/?" + query)
+        assert resp.status_code == 200, query
+        return set(ids_in(resp.get_data(as_text=True)))
+
+    assert shown("") == {1, 2}  # open by default
+    assert shown("status=any") == {1, 2, 3}
+    assert shown("status=pending") == {3}
+    assert shown("assignee=mine") == {1}
+    assert shown("assignee=unassigned") == {2}
+    assert shown("status=any&channel=email") == {3}
+    assert shown(f"status=any&account={x.id}") == {1, 2}
+    assert shown("sentiment=negative") == {1}
+    assert shown("urgency=75") == {1}
+    assert shown("tag=praise") == {2}
+    assert shown("awaiting=1&status=any") == {1, 2, 3}
+    assert shown("status=any&q=refund") == {1}
+    assert shown("status=any&q=refu") == {1}  # words are prefixes
+    assert shown("status=any&q=novak") == {1}  # author name
+    assert shown("status=any&q=invoice+4711") == {3}  # subject and text together
+    assert shown("status=any&q=%40ben") == {2}  # "@ben" finds Ben by name
+    assert shown("status=any&q=nothing-like-this") == set()
+    urgent_first = ids_in(client.get("/?status=any&sort=urgency").get_data(as_text=True))
+    assert urgent_first[0] == 1
+    waiting = ids_in(client.get("/?status=any&sort=waiting").get_data(as_text=True))
+    assert waiting == [1, 2, 3]  # longest waiting first
+    assert client.get("/?status=bogus").status_code == 400
+    assert client.get("/?urgency=high").status_code == 400
+    assert client.get("/?after=garbage").status_code == 400
+
+
+def test_keyset_pages_walk_every_row_once(client, factory, make_account, ingest):
+    acc = make_account("acme-x", "x")
+    n = PAGE * 2 + 7
+    ingest(acc, [tweet(str(i), f"message {i}", i, author_id=f"u{i}") for i in range(n)])
+    for sort in ("newest", "urgency", "waiting"):
+        seen: list[int] = []
+        after = None
+        with factory() as s:
+            while True:
+                page = list_conversations(s, ListFilters(sort=sort), user_id=None, after=after)
+                seen += [r.id for r in page.rows]
+                after = page.next_cursor
+                if after is None:
+                    break
+        assert sorted(seen) == list(range(1, n + 1)), sort
+        assert len(seen) == len(set(seen))
+    html = client.get("/").get_data(as_text=True)
+    more = re.search(r'hx-get="(/inbox/more\?[^"]+)"', html).group(1).replace("&amp;", "&")
+    rows = ids_in(client.get(more).get_data(as_text=True))
+    assert len(rows) == PAGE and rows[0] == n - PAGE  # newest first, continues after the first page
+
+
+def test_counts(client, factory, make_account, ingest):
+    acc = make_account("acme-x", "x")
+    ingest(acc, [tweet(str(i), f"m {i}", i, author_id=f"u{i}") for i in range(5)])
+    with factory.begin() as s:
+        agent = s.scalar(select(User).where(User.email == "agent@example.com"))
+        workflow.assign(s, s.get(Conversation, 1), agent, by=agent)
+        workflow.set_status(s, s.get(Conversation, 2), "closed", by=agent)
+        c = counts(s, user_id=agent.id)
+    assert (c.open, c.closed, c.mine, c.unassigned, c.awaiting) == (4, 1, 1, 3, 4)
+    html = client.get("/inbox/counts").get_data(as_text=True)
+    assert re.search(r"Open <span class=\"count\">4</span>", html)
+    assert re.search(r"Mine <span class=\"count\">1</span>", html)
+
+
+def test_live_feed_announces_changes(client, factory, make_account, ingest):
+    acc = make_account("acme-x", "x")
+    ingest(acc, [tweet("1")])
+    first = client.get("/live/changes?since=0")
+    assert first.status_code == 200
+    since = re.search(r"since=(\d+)", first.get_data(as_text=True)).group(1)
+    assert client.get(f"/live/changes?since={since}").status_code == 204
+    ingest(acc, [tweet("2", minutes=5)])
+    resp = client.get(f"/live/changes?since={since}&conversation=2")
+    assert resp.status_code == 200
+    assert '"rd-changed"' in resp.headers["HX-Trigger"] and '"rd-conversation"' in resp.headers["HX-Trigger"]
+    resp = client.get(f"/live/changes?since={since}&conversation=1")
+    assert '"rd-conversation"' not in resp.headers["HX-Trigger"]
+
+
+def test_unhealthy_account_banner(client, factory, make_account):
+    from datetime import timedelta
+
+    from inbox.models import Account, utcnow
+
+    make_account("acme-x", "x")
+    assert 'role="alert"' not in client.get("/").get_data(as_text=True)
+    with factory.begin() as s:
+        acc = s.scalar(select(Account))
+        acc.health, acc.health_reason = "rate_limited", "Rate limited until 12:00:00 UTC"
+        acc.rate_limited_until = utcnow() + timedelta(minutes=5)
+    html = client.get("/").get_data(as_text=True)
+    assert 'class="banner" role="alert"' in html and "Rate limited until 12:00:00 UTC" in html
+    with factory.begin() as s:
+        s.scalar(select(Account)).health = "auth_failed"
+    assert "fix its credentials in the config file" in client.get("/").get_data(as_text=True)

@@ -1,0 +1,104 @@
+"""Signing in and out, and the role checks every other blueprint uses.
+
+Roles grow: agent (the inbox), manager (+ reports), admin (+ accounts,
+users, canned replies). Failed sign-ins are limited per email and per
+client address in the database (inbox.login_limits), so the limit holds
+however many web processes there are.
+"""
+from __future__ import annotations
+
+from functools import wraps
+from urllib.parse import urlsplit
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+
+from inbox import login_limits
+from inbox.users import authenticate
+from webui.app import web
+
+bp = Blueprint("auth", __name__)
+
+# Endpoints reachable without signing in; everything else needs a login
+# (checked for the whole URL map by the tests).
+PUBLIC = {"auth.login", "static"}
+
+
+class Staff:
+    """A signed-in `inbox.models.User` as Flask-Login wants it; everything
+    else (id, name, role, has_role) is the user's own, so views pass
+    `current_user` straight to inbox functions as the acting user."""
+
+    is_authenticated = True
+    is_anonymous = False
+
+    def __init__(self, user):
+        self.user = user
+
+    @property
+    def is_active(self) -> bool:
+        return bool(self.user.active)
+
+    def get_id(self) -> str:
+        return str(self.user.id)
+
+    def __getattr__(self, name):
+        return getattr(self.user, name)
+
+
+def role_required(role: str):
+    """Decorator: the signed-in user must have `role` or a higher one."""
+    def decorate(view):
+        @wraps(view)
+        @login_required
+        def wrapper(*args, **kwargs):
+            if not current_user.has_role(role):
+                abort(403)
+            return view(*args, **kwargs)
+        return wrapper
+    return decorate
+
+
+def _next_url(target: str | None) -> str:
+    """Only a path on this site: an open redirect would help phishing."""
+    if target:
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc and target.startswith("/") and not target.startswith("//"):
+            return target
+    return url_for("inbox.index")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    if current_user.is_authenticated:
+        return redirect(url_for("inbox.index"))
+    if request.method == "GET":
+        return render_template("auth/login.html", next=request.args.get("next", ""))
+    email = request.form.get("email", "").strip()
+    password = request.form.get("password", "")
+    address = request.remote_addr
+    with web().factory.begin() as s:
+        wait = login_limits.retry_after(s, email, address)
+        if wait:
+            minutes = max(1, round(wait / 60))
+            flash(f"Too many failed sign-ins. Try again in about {minutes} minute{'s' if minutes > 1 else ''}.",
+                  "error")
+            return render_template("auth/login.html", email=email, next=request.form.get("next", "")), 429
+        user = authenticate(s, email, password)
+        if user is None:
+            login_limits.failed(s, email, address)
+        else:
+            login_limits.succeeded(s, email)
+    if user is None:
+        flash("That email and password do not match an active user.", "error")
+        return render_template("auth/login.html", email=email, next=request.form.get("next", "")), 401
+    login_user(Staff(user))
+    return redirect(_next_url(request.form.get("next")))
+
+
+@bp.route("/logout", methods=["POST"])
+@login_required
+def logout():
+    logout_user()
+    flash("Signed out.", "info")
+    return redirect(url_for("auth.login"))
