@@ -29,6 +29,7 @@ _URL = re.compile(r"https?://[^\s<>\"'\]\)]+", re.IGNORECASE)
 
 _CID = re.compile(r"""(src\s*=\s*["']?)cid:([^"'\s>]+)""", re.IGNORECASE)
 ATTACHMENT_PREFIX = "/c/attachments/"
+_IMG_WITHOUT_SRC = re.compile(r"<img(?![^>]*\ssrc=)[^>]*>", re.IGNORECASE)
 
 
 def clean_html(html: str | None, attachments=()) -> Markup:
@@ -44,10 +45,15 @@ def clean_html(html: str | None, attachments=()) -> Markup:
     if inline:
         html = _CID.sub(lambda m: m.group(1) + (f"{ATTACHMENT_PREFIX}{inline[m.group(2)]}" if m.group(2) in inline
                                                  else "blocked:"), html)
+    if not inline:
+        return Markup(nh3.clean(html, tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES, url_schemes=URL_SCHEMES,
+                                link_rel=LINK_REL, strip_comments=True))
     cleaned = nh3.clean(html, tags=ALLOWED_TAGS | {"img"}, attributes=ALLOWED_ATTRIBUTES | {"img": {"src", "alt"}},
                         url_schemes=URL_SCHEMES, link_rel=LINK_REL, strip_comments=True,
                         attribute_filter=_only_own_images)
-    return Markup(cleaned)
+    # An image whose source was refused is left as a bare <img>: drop it, it
+    # would only show a broken-image box.
+    return Markup(_IMG_WITHOUT_SRC.sub("", cleaned))
 
 
 def _only_own_images(tag: str, attribute: str, value: str) -> str | None:

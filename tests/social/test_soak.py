@@ -62,6 +62,9 @@ def test_reddit_under_random_faults(reddit_api, make_reddit, clocked):
     expected = {reddit_api.add_comment(f"user{i % 13}", post["name"], f"help {i}")["name"] for i in range(230)}
     reddit_api.random.seed(5)
     reddit_api.fault_rate = 0.15
+    # prawcore retries 5xx itself, so random faults alone may never reach the
+    # channel: one scripted 429 makes sure the channel's own handling runs too.
+    reddit_api.fail(429, method="GET", path="/message/unread/")
     stored, errors = poll_until_quiet(lambda: make_reddit(own_replies=False, karma_lookups=0), reddit_api,
                                       expected)
     assert set(stored) == expected and len(stored) == len(expected)
