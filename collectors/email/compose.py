@@ -27,6 +27,9 @@ from .parse import is_synthetic
 MAX_QUOTED_CHARS = 20_000
 MAX_REFERENCES = 20  # long threads: keep the first and the latest ids, as RFC 5322 suggests
 SMTP_POLICY = policy.SMTP.clone(cte_type="7bit")  # works with servers that lack 8BITMIME
+# For a recipient whose address is not ASCII (jürgen@example.org): RFC 6532
+# headers in UTF-8, sent only to a server that offers SMTPUTF8.
+SMTPUTF8_POLICY = policy.SMTPUTF8.clone(cte_type="7bit")
 
 
 def make_message_id(idempotency_key: str, address: str) -> str:
@@ -80,7 +83,7 @@ def _html_paragraphs(text: str) -> str:
 def build_reply(reply: ReplyRequest, *, from_address: str, from_name: str | None = None,
                 message_id: str, now: datetime | None = None) -> EmailMessage:
     name, to_address = recipient(reply)
-    msg = EmailMessage(policy=SMTP_POLICY)
+    msg = EmailMessage(policy=SMTP_POLICY if to_address.isascii() else SMTPUTF8_POLICY)
     msg["From"] = Address(display_name=from_name or "", addr_spec=from_address)
     msg["To"] = Address(display_name=name, addr_spec=to_address) if name else to_address
     msg["Subject"] = reply_subject(reply.subject or reply.parent_subject)

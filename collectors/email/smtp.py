@@ -91,8 +91,19 @@ def session(config: Mapping[str, Any]) -> Iterator[smtplib.SMTP]:
 
 
 def send(config: Mapping[str, Any], data: bytes, from_address: str, to_addresses: list[str]) -> None:
+    utf8 = [a for a in to_addresses if not a.isascii()]
     with session(config) as server:
-        refused = server.sendmail(from_address, to_addresses, data)
+        options: list[str] = []
+        if utf8:
+            # Refuse once, with the reason, rather than retrying a send that
+            # cannot work: smtplib cannot even put such an address on the wire
+            # without SMTPUTF8.
+            if not server.has_extn("smtputf8"):
+                raise Rejected(f"the address {utf8[0]} has non-ASCII characters and the SMTP server "
+                               f"{config['smtp_host']} does not offer SMTPUTF8 to carry it; answer from a mail "
+                               f"client that can, or ask the customer for another address")
+            options.append("SMTPUTF8")
+        refused = server.sendmail(from_address, to_addresses, data, mail_options=options)
         if refused and len(refused) == len(to_addresses):
             code, message = next(iter(refused.values()))
             raise _by_code(code, f"SMTP server refused every recipient: {_reply_text(code, message)}")

@@ -60,8 +60,10 @@ class SmtpServer:
     host = "127.0.0.1"
 
     def __init__(self, *, username: str | None = None, password: str | None = None,
-                 starttls: bool = False, implicit_tls: bool = False, cert_folder: str | Path | None = None):
+                 starttls: bool = False, implicit_tls: bool = False, cert_folder: str | Path | None = None,
+                 smtputf8: bool = False):
         self.username, self.password = username, password
+        self.smtputf8 = smtputf8
         self.starttls, self.implicit_tls = starttls, implicit_tls
         self.port = free_port()
         self.received: list[Received] = []
@@ -107,7 +109,7 @@ class SmtpServer:
             warnings.filterwarnings("ignore", message="Requiring AUTH while not requiring TLS",
                                     module="aiosmtpd")
         self._controller = Controller(_Handler(self), hostname=self.host, port=self.port,
-                                      server_hostname="localhost", **kwargs)
+                                      server_hostname="localhost", enable_SMTPUTF8=self.smtputf8, **kwargs)
         self._controller.start()
         return self
 

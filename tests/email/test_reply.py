@@ -128,6 +128,20 @@ def test_refused_recipient_is_rejected(make_channel, smtp):
         make_channel().send(request())
 
 
+def test_non_ascii_address_is_refused_once_without_smtputf8(make_channel, smtp):
+    with pytest.raises(Rejected, match="SMTPUTF8"):
+        make_channel().send(request(parent_author_id="jürgen@example.org"))
+    assert smtp.received == []
+
+
+def test_non_ascii_address_goes_out_with_smtputf8(make_channel):
+    with SmtpServer(smtputf8=True) as server:
+        make_channel(smtp_host=server.host, smtp_port=server.port).send(request(parent_author_id="jürgen@example.org"))
+        [got] = server.received
+    assert got.rcpt_tos == ["jürgen@example.org"]
+    assert "To: jürgen@example.org\r\n" in got.data.decode("utf-8")  # RFC 6532: the header in UTF-8
+
+
 def test_try_later_is_transient(make_channel, smtp):
     smtp.fail_next = "451 4.3.0 Try again later"
     with pytest.raises(Transient, match="451"):
