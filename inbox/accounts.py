@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from inbox.channel import ChannelError
@@ -23,13 +24,18 @@ def sync_accounts(session: Session, accounts: list[AccountConfig]) -> dict[str, 
     """Make the accounts table match the config: new accounts are added,
     accounts no longer configured are disabled (their history stays)."""
     rows = {a.name: a for a in session.scalars(select(Account))}
+    missing = [cfg for cfg in accounts if cfg.name not in rows]
+    if missing:
+        # Several workers starting together may all find an account missing:
+        # whoever inserts first wins, the others take its row, none fails.
+        insert = (postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert)(Account)
+        for cfg in missing:
+            session.execute(insert.values(name=cfg.name, kind=cfg.kind, enabled=cfg.enabled)
+                            .on_conflict_do_nothing(index_elements=["name"]))
+        rows = {a.name: a for a in session.scalars(select(Account))}
     for cfg in accounts:
-        row = rows.get(cfg.name)
-        if row is None:
-            row = rows[cfg.name] = Account(name=cfg.name, kind=cfg.kind, enabled=cfg.enabled)
-            session.add(row)
-        else:
-            row.kind, row.enabled = cfg.kind, cfg.enabled
+        row = rows[cfg.name]
+        row.kind, row.enabled = cfg.kind, cfg.enabled
     configured = {a.name for a in accounts}
     for name, row in rows.items():
         if name not in configured:
