@@ -15,6 +15,8 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import os
+import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TypeVar
@@ -40,12 +42,28 @@ def parse_slice(raws: Sequence[Raw], own_addresses: frozenset[str], cap: int) ->
             for raw, when in raws]
 
 
-def _start_parser() -> None:
+def _start_parser(owner: int | None = None) -> None:
     # Parsing makes many short-lived objects that reference counting frees;
     # in a process that only parses, frequent cycle collections find next to
     # nothing and cost a sixth of the time.
     gc.freeze()
     gc.set_threshold(100_000, 50, 50)
+    if owner is not None:
+        threading.Thread(target=_exit_with, args=(owner,), name="parser-owner-watch", daemon=True).start()
+
+
+def _exit_with(owner: int, every: float = 1.0) -> None:
+    """End this parser when the worker that started it is gone. A worker
+    killed with SIGKILL cannot shut its pool down, and the forkserver (our
+    parent, not the worker) does not end its children when it goes."""
+    while True:
+        time.sleep(every)
+        try:
+            os.kill(owner, 0)
+        except ProcessLookupError:
+            os._exit(0)
+        except PermissionError:  # the pid was reused by someone else's process
+            os._exit(0)
 
 
 def processes() -> int:
@@ -63,7 +81,8 @@ class ParsePool:
         self.own, self.cap = own_addresses, cap
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(["collectors.email.parse"])
-        self.executor = ProcessPoolExecutor(processes(), mp_context=context, initializer=_start_parser)
+        self.executor = ProcessPoolExecutor(processes(), mp_context=context, initializer=_start_parser,
+                                            initargs=(os.getpid(),))
 
     def submit(self, raws: Sequence[Raw]) -> Callable[[], list[InboundItem]]:
         futures: list[tuple[Sequence[Raw], Future | None]] = []
