@@ -2,10 +2,23 @@
 
 Everything of one batch (messages, conversations, contacts and the cursor
 it advances to) is written in the caller's transaction, so a crash leaves
-either all of it or none of it. Work is done per batch, not per item: one
-query finds the duplicates, one the known threads, one the contacts, and the
-writes are executemany statements. That is what makes thousands of items a
-second possible on SQLite.
+either all of it or none of it. Work is done per batch, not per item, in a
+fixed number of statements whatever the batch size: one query finds which
+of the batch's ids are stored and the conversations of every id it refers
+to, one the known thread keys, one merged conversations, one (email) the
+conversations a subject may continue; contacts, conversations and
+messages are multi-row INSERTs.
+
+A conversation's derived fields (inbox/derive.py) are computed in Python
+from what the batch knows: a new one's before it is inserted, so it is
+written once; an existing one's by extending its stored fields with the
+new messages. Only a conversation the batch reorders (a message older than
+its last one) is recomputed from all its messages.
+
+The statements go through inbox.bulk, plain SQL without SQLAlchemy's
+per-row work: that is what makes thousands of items a second possible on
+SQLite, where storing a message (FTS5 trigger included) costs less than
+SQLAlchemy spends preparing its parameters.
 """
 from __future__ import annotations
 
@@ -14,11 +27,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import sentiment
 from inbox import reports
+from inbox.bulk import CHUNK, Bulk, time_from_db
 from inbox.channel import Batch, InboundItem
 from inbox.derive import Derived, Fact, derive, extend, preview_of
 from inbox.models import (
@@ -34,7 +48,17 @@ NAMESPACE = {"maildir": "email"}
 SUBJECT_WINDOW = timedelta(days=30)  # last-resort subject threading looks back this far
 REPEAT_WINDOW = timedelta(hours=24)
 SENTIMENT_CHARS = 2000
-CHUNK = 500  # bound for IN (...) lists
+ID_CHARS = 500  # external ids and thread keys are stored (and so looked up) this long
+
+CONVERSATIONS = Conversation.__table__
+MESSAGES = Message.__table__
+CONTACTS = Contact.__table__
+IDENTITIES = ContactIdentity.__table__
+ATTACHMENTS = Attachment.__table__
+CHANGES = Change.__table__
+DERIVED = Derived.__slots__
+TIMES = frozenset(f for f in DERIVED if f.endswith(("_at", "_since")))
+LAST, AWAITING = DERIVED.index("last_message_at"), DERIVED.index("awaiting_reply")
 
 
 @dataclass(slots=True)
@@ -62,7 +86,7 @@ class _NewConversation:
                  closed: bool = False):
         self.account_id = account_id
         self.closed = closed
-        self.thread_key = thread_key
+        self.thread_key = thread_key[:ID_CHARS]
         self.contact_id = contact_id
         self.subject = subject
         self.subject_key = subject_key(subject)
@@ -73,20 +97,22 @@ def namespace(kind: str) -> str:
     return NAMESPACE.get(kind, kind)
 
 
-def _chunks(seq: Sequence, n: int = CHUNK) -> Iterable[Sequence]:
-    for i in range(0, len(seq), n):
-        yield seq[i : i + n]
+def _ext(item: InboundItem) -> str:
+    return item.external_id[:ID_CHARS]
 
 
 def store_batch(session: Session, account: Account, batch: Batch) -> IngestResult:
     """Store `batch` for `account` inside the caller's transaction."""
     result = IngestResult()
     items = _unique(batch.items, result)
-    existing = _existing_ids(session, account.id, [i.external_id for i in items])
-    fresh = [i for i in items if i.external_id not in existing]
-    result.duplicates += len(items) - len(fresh)
-    if fresh:
-        _store_new(session, account, sorted(fresh, key=lambda i: i.created_at), result)
+    if items:
+        bulk = Bulk(session)
+        stored = _stored(bulk, account.id, items)
+        fresh = [i for i in items if _ext(i) not in stored]
+        result.duplicates += len(items) - len(fresh)
+        if fresh:
+            # Re-fetched items cost this one query: no sentiment, no writes.
+            _store_new(session, bulk, account, sorted(fresh, key=lambda i: i.created_at), stored, result)
     _store_cursors(session, account.id, batch.cursors)
     return result
 
@@ -95,68 +121,76 @@ def _unique(items: list[InboundItem], result: IngestResult) -> list[InboundItem]
     seen: set[str] = set()
     out = []
     for item in items:
-        if item.external_id in seen:
+        ext = _ext(item)
+        if ext in seen:
             result.duplicates += 1
             continue
-        seen.add(item.external_id)
+        seen.add(ext)
         out.append(item)
     return out
 
 
-def _existing_ids(session: Session, account_id: int, ids: list[str]) -> set[str]:
-    found: set[str] = set()
-    for part in _chunks(ids):
-        found.update(session.scalars(
-            select(Message.external_id).where(Message.account_id == account_id, Message.external_id.in_(part))))
-    return found
+def _stored(bulk: Bulk, account_id: int, items: list[InboundItem]) -> dict[str, int]:
+    """external id -> conversation, for the batch's own ids (the stored
+    ones are duplicates) and every id its items refer to (threading)."""
+    ids = {_ext(i) for i in items}
+    ids.update(r[:ID_CHARS] for i in items for r in (i.parent_external_id, *i.references) if r)
+    return dict(bulk.select_in("SELECT external_id, conversation_id FROM messages "
+                               "WHERE account_id = ? AND external_id IN ({in})", (account_id,), sorted(ids)))
 
 
-def _store_new(session: Session, account: Account, items: list[InboundItem], result: IngestResult) -> None:
+def _store_new(session: Session, bulk: Bulk, account: Account, items: list[InboundItem],
+               stored: dict[str, int], result: IngestResult) -> None:
     ns = namespace(account.kind)
-    contacts = _contacts(session, ns, [i for i in items if not i.from_self])
-    by_ref = _known_refs(session, account.id, items)
-    by_key = _known_keys(session, account.id, items)
+    contacts = _contacts(bulk, ns, [i for i in items if not i.from_self])
+    by_ref: dict[str, int | _NewConversation] = dict(stored)
+    by_key = _known_keys(bulk, account.id, items)
+    _follow_merges(bulk, by_ref, by_key)
+    by_subject = _subject_candidates(bulk, account.id, items, contacts)
     conv_of: list[int | _NewConversation] = []
     new_convs: list[_NewConversation] = []
     reopen: set[int] = set()
 
     for item in items:
         contact_id = None if item.from_self else contacts[item.author_id][0]
-        conv = _thread(session, account.id, item, contact_id, by_ref, by_key, new_convs)
+        conv = _thread(item, contact_id, by_ref, by_key, by_subject, new_convs)
         if conv is None:
-            key = item.thread_key or (item.references[0] if item.references else None) or item.external_id
+            key = (item.thread_key or (item.references[0] if item.references else None) or item.external_id)
             # A thread we start ourselves (our reply to something never
             # collected, sent from the channel's own app) is kept, so the
             # customer's answer joins it, but it is no work for anyone yet:
             # it starts closed and their first message opens it.
             conv = _NewConversation(account.id, key, contact_id, item.subject, closed=item.from_self)
             new_convs.append(conv)
-            by_key[key] = conv
+            by_key[conv.thread_key] = conv
         elif isinstance(conv, _NewConversation):
             if conv.contact_id is None:
                 conv.contact_id = contact_id
             if not item.from_self and item.auto is None:
                 conv.closed = False
-        by_ref[item.external_id] = conv
+        by_ref[_ext(item)] = conv
         conv_of.append(conv)
         if isinstance(conv, int) and not item.from_self and item.auto is None:
             reopen.add(conv)
 
     assessments = _assess(account, items, contacts)
-    _insert_conversations(session, new_convs)
+    added: dict[int | _NewConversation, list[Fact]] = {}
+    for item, conv, a in zip(items, conv_of, assessments):
+        customer = not item.from_self and item.auto is None
+        added.setdefault(conv, []).append(Fact(
+            OUTBOUND if item.from_self else INBOUND, item.auto, item.created_at, item.from_self,
+            a.urgency if a else None, a.label if a else None,
+            preview_of(item.new_text or item.text) if customer else None))
+    _insert_conversations(bulk, new_convs, added)
     conv_ids = [c if isinstance(c, int) else c.id for c in conv_of]
-    _insert_messages(session, account, items, conv_ids, contacts, assessments)
+    _insert_messages(bulk, account, items, conv_ids, contacts, assessments)
+    _refresh(bulk, [c for c in added if isinstance(c, int)], reopen, added)
 
     touched = sorted(set(conv_ids))
-    new_facts: dict[int, list[Fact]] = {cid: [] for cid in touched}
-    for item, cid, a in zip(items, conv_ids, assessments):
-        customer = not item.from_self and item.auto is None
-        new_facts[cid].append(Fact(OUTBOUND if item.from_self else INBOUND, item.auto, item.created_at,
-                                   item.from_self, a.urgency if a else None, a.label if a else None,
-                                   preview_of(item.new_text or item.text) if customer else None))
-    _refresh(session, touched, reopen, new_facts, fresh={c.id for c in new_convs})
-    _link_contacts(session, items, conv_ids, contacts)
-    session.execute(insert(Change.__table__), [{"conversation_id": cid, "at": utcnow()} for cid in touched])
+    reports.mark(session, touched)  # report rollups follow every change of derived fields
+    _link_contacts(bulk, items, conv_of, contacts)
+    now = utcnow()
+    bulk.insert(CHANGES, [{"conversation_id": cid, "at": now} for cid in touched])
 
     result.new += len(items)
     result.flagged += sum(1 for i in items if i.defects)
@@ -164,25 +198,10 @@ def _store_new(session: Session, account: Account, items: list[InboundItem], res
     result.conversations.update(touched)
 
 
-def _known_refs(session: Session, account_id: int, items: list[InboundItem]) -> dict[str, int | _NewConversation]:
-    """external id -> conversation for every id the batch refers to."""
-    refs = {r for i in items for r in (i.parent_external_id, *i.references) if r}
-    found: dict[str, int | _NewConversation] = {}
-    for part in _chunks(sorted(refs)):
-        rows = session.execute(select(Message.external_id, Message.conversation_id).where(
-            Message.account_id == account_id, Message.external_id.in_(part)))
-        found.update({ext: conv for ext, conv in rows})
-    return _follow_merges(session, found)
-
-
-def _known_keys(session: Session, account_id: int, items: list[InboundItem]) -> dict[str, int | _NewConversation]:
-    keys = {k for i in items for k in _keys(i) if k}
-    found: dict[str, int | _NewConversation] = {}
-    for part in _chunks(sorted(keys)):
-        rows = session.execute(select(Conversation.thread_key, Conversation.id).where(
-            Conversation.account_id == account_id, Conversation.thread_key.in_(part)))
-        found.update({key: conv for key, conv in rows})
-    return _follow_merges(session, found)
+def _known_keys(bulk: Bulk, account_id: int, items: list[InboundItem]) -> dict[str, int | _NewConversation]:
+    keys = {k[:ID_CHARS] for i in items for k in _keys(i) if k}
+    return dict(bulk.select_in("SELECT thread_key, id FROM conversations WHERE account_id = ? AND thread_key IN ({in})",
+                               (account_id,), sorted(keys)))
 
 
 def _keys(item: InboundItem) -> tuple[str | None, ...]:
@@ -192,28 +211,59 @@ def _keys(item: InboundItem) -> tuple[str | None, ...]:
     return item.thread_key, item.references[0] if item.references else None, item.external_id
 
 
-def _follow_merges(session: Session, found: dict) -> dict:
+def _follow_merges(bulk: Bulk, *found: dict) -> None:
     """A merged conversation's messages moved to the one it was merged into;
     its thread key still points at the old row, so follow the link."""
-    ids = {v for v in found.values() if isinstance(v, int)}
+    ids = sorted({v for f in found for v in f.values() if isinstance(v, int)})
     if not ids:
-        return found
-    merged = dict(session.execute(select(Conversation.id, Conversation.merged_into_id).where(
-        Conversation.id.in_(ids), Conversation.merged_into_id.is_not(None))).all())
-    if not merged:
-        return found
-    return {k: merged.get(v, v) if isinstance(v, int) else v for k, v in found.items()}
+        return
+    merged = dict(bulk.select_in("SELECT id, merged_into_id FROM conversations "
+                                 "WHERE merged_into_id IS NOT NULL AND id IN ({in})", (), ids))
+    if merged:
+        for f in found:
+            for k, v in f.items():
+                if isinstance(v, int) and v in merged:
+                    f[k] = merged[v]
 
 
-def _thread(session: Session, account_id: int, item: InboundItem, contact_id: int | None,
-            by_ref: dict, by_key: dict, new_convs: list[_NewConversation]) -> int | _NewConversation | None:
+def _subject_candidates(bulk: Bulk, account_id: int, items: list[InboundItem],
+                        contacts: dict[str, list]) -> dict[tuple[int, str], tuple[datetime, int]]:
+    """(contact, subject key) -> (last message time, id) of the stored
+    conversation a subject-threaded item may continue: the most recent one
+    of that person with that subject (`_thread` checks the time window)."""
+    pairs: set[tuple[int, str]] = set()
+    since = None
+    for item in items:
+        if item.thread_by_subject and not item.from_self and item.auto is None:
+            key = subject_key(item.subject)
+            if key is not None:
+                pairs.add((contacts[item.author_id][0], key))
+                since = item.created_at if since is None else min(since, item.created_at)
+    best: dict[tuple[int, str], tuple[datetime, int]] = {}
+    ordered = sorted(pairs)
+    for i in range(0, len(ordered), CHUNK):
+        part = ordered[i:i + CHUNK]
+        people = sorted({c for c, _ in part})
+        keys = sorted({k for _, k in part})
+        sql = ("SELECT contact_id, subject_key, last_message_at, id FROM conversations "
+               "WHERE account_id = ? AND merged_into_id IS NULL AND last_message_at >= ? "
+               f"AND contact_id IN ({', '.join('?' * len(people))}) AND subject_key IN ({', '.join('?' * len(keys))})")
+        for contact, key, last, cid in bulk.execute(sql, (account_id, bulk.time(since - SUBJECT_WINDOW), *people, *keys)):
+            pair, found = (contact, key), (time_from_db(last), cid)
+            if pair in pairs and (pair not in best or found > best[pair]):
+                best[pair] = found
+    return best
+
+
+def _thread(item: InboundItem, contact_id: int | None, by_ref: dict, by_key: dict,
+            by_subject: dict, new_convs: list[_NewConversation]) -> int | _NewConversation | None:
     # Nearest ancestor first: the parent, then References from newest to oldest.
     for ref in (item.parent_external_id, *reversed(item.references)):
-        if ref and ref in by_ref:
-            return by_ref[ref]
+        if ref and ref[:ID_CHARS] in by_ref:
+            return by_ref[ref[:ID_CHARS]]
     for key in _keys(item):
-        if key and key in by_key:
-            return by_key[key]
+        if key and key[:ID_CHARS] in by_key:
+            return by_key[key[:ID_CHARS]]
     if not (item.thread_by_subject and contact_id is not None and item.auto is None):
         return None
     key = subject_key(item.subject)
@@ -222,41 +272,32 @@ def _thread(session: Session, account_id: int, item: InboundItem, contact_id: in
     for conv in reversed(new_convs):
         if conv.contact_id == contact_id and conv.subject_key == key:
             return conv
-    return session.scalar(
-        select(Conversation.id).where(
-            Conversation.account_id == account_id, Conversation.contact_id == contact_id,
-            Conversation.subject_key == key, Conversation.merged_into_id.is_(None),
-            Conversation.last_message_at >= item.created_at - SUBJECT_WINDOW)
-        .order_by(Conversation.last_message_at.desc()).limit(1))
+    found = by_subject.get((contact_id, key))
+    if found is not None and found[0] >= item.created_at - SUBJECT_WINDOW:
+        return found[1]
+    return None
 
 
-def _contacts(session: Session, ns: str, items: list[InboundItem]) -> dict[str, list]:
+def _contacts(bulk: Bulk, ns: str, items: list[InboundItem]) -> dict[str, list]:
     """author_id -> [contact_id, last_inbound_at], creating contacts for new people."""
     authors: dict[str, InboundItem] = {}
     for item in items:
         authors.setdefault(item.author_id, item)
-    out: dict[str, list] = {}
     ids = sorted(authors)
-    for part in _chunks(ids):
-        rows = session.execute(
-            select(ContactIdentity.author_id, ContactIdentity.contact_id, Contact.last_inbound_at)
-            .join(Contact, Contact.id == ContactIdentity.contact_id)
-            .where(ContactIdentity.namespace == ns, ContactIdentity.author_id.in_(part)))
-        out.update({a: [cid, last] for a, cid, last in rows})
+    rows = bulk.select_in("SELECT i.author_id, i.contact_id, c.last_inbound_at FROM contact_identities i "
+                          "JOIN contacts c ON c.id = i.contact_id WHERE i.namespace = ? AND i.author_id IN ({in})",
+                          (ns,), ids)
+    out: dict[str, list] = {a: [cid, time_from_db(last)] for a, cid, last in rows}
     missing = [a for a in ids if a not in out]
     if missing:
-        # Plain executemany, then one query back by the natural key: RETURNING
-        # with ordered rows would make SQLite insert one row per statement.
+        # `origin` is the contact's natural key: RETURNING it with the id
+        # maps rows back whatever order the database returns them in.
         now = utcnow()
         origin = {a: f"{ns}:{a}"[:340] for a in missing}
-        session.execute(insert(Contact.__table__), [
-            {"name": authors[a].author_name or authors[a].author_handle or a, "origin": origin[a], "created_at": now}
-            for a in missing])
-        new_ids: dict[str, int] = {}
-        for part in _chunks(missing):
-            rows = session.execute(select(Contact.origin, Contact.id).where(Contact.origin.in_([origin[a] for a in part])))
-            new_ids.update(rows.all())
-        session.execute(insert(ContactIdentity.__table__), [
+        new_ids = dict(bulk.insert(CONTACTS, [
+            {"name": authors[a].author_name or authors[a].author_handle or a, "origin": origin[a],
+             "last_inbound_at": None, "created_at": now} for a in missing], returning=("origin", "id")))
+        bulk.insert(IDENTITIES, [
             {"contact_id": new_ids[origin[a]], "namespace": ns, "author_id": a,
              "handle": authors[a].author_handle or a, "name": authors[a].author_name, "reach": authors[a].author_reach}
             for a in missing])
@@ -287,32 +328,31 @@ def _assess(account: Account, items: list[InboundItem], contacts: dict[str, list
     return out
 
 
-def _insert_conversations(session: Session, convs: list[_NewConversation]) -> None:
+def _insert_conversations(bulk: Bulk, convs: list[_NewConversation],
+                          added: dict[int | _NewConversation, list[Fact]]) -> None:
+    """New conversations, their derived fields computed from the batch
+    (nothing else is stored for them yet), so each is written once."""
     if not convs:
         return
     now = utcnow()
-    account_id = convs[0].account_id
-    session.execute(insert(Conversation.__table__), [
-        {"account_id": c.account_id, "thread_key": c.thread_key[:500], "contact_id": c.contact_id,
-         "subject": c.subject, "subject_key": c.subject_key, "status": CLOSED if c.closed else OPEN,
-         "closed_at": now if c.closed else None, "created_at": now, "updated_at": now}
-        for c in convs])
-    by_key = {c.thread_key[:500]: c for c in convs}
-    for part in _chunks(list(by_key)):
-        for key, cid in session.execute(select(Conversation.thread_key, Conversation.id).where(
-                Conversation.account_id == account_id, Conversation.thread_key.in_(part))):
-            by_key[key].id = cid
+    rows = [{"account_id": c.account_id, "thread_key": c.thread_key, "contact_id": c.contact_id,
+             "subject": c.subject, "subject_key": c.subject_key, "status": CLOSED if c.closed else OPEN,
+             "closed_at": now if c.closed else None, "created_at": now, "updated_at": now,
+             **derive(added[c]).as_dict()} for c in convs]
+    by_key = {c.thread_key: c for c in convs}
+    for key, cid in bulk.insert(CONVERSATIONS, rows, returning=("thread_key", "id")):
+        by_key[key].id = cid
 
 
-def _insert_messages(session: Session, account: Account, items: list[InboundItem], conv_ids: list[int],
+def _insert_messages(bulk: Bulk, account: Account, items: list[InboundItem], conv_ids: list[int],
                      contacts: dict[str, list], assessments: list) -> None:
     now = utcnow()
     rows = []
     for item, conv_id, a in zip(items, conv_ids, assessments):
         rows.append({
-            "conversation_id": conv_id, "account_id": account.id, "external_id": item.external_id[:500],
+            "conversation_id": conv_id, "account_id": account.id, "external_id": _ext(item),
             "direction": OUTBOUND if item.from_self else INBOUND, "auto": item.auto,
-            "contact_id": None if item.from_self else contacts[item.author_id][0],
+            "contact_id": None if item.from_self else contacts[item.author_id][0], "user_id": None,
             "author_id": item.author_id, "author_handle": item.author_handle, "author_name": item.author_name,
             "author_reach": item.author_reach, "subject": item.subject, "text": item.text or "",
             "new_text": item.new_text, "html": item.html, "lang": item.lang or (a.lang if a else None),
@@ -323,110 +363,105 @@ def _insert_messages(session: Session, account: Account, items: list[InboundItem
             "urgency": a.urgency if a else None, "urgency_reasons": list(a.reasons) if a else None,
             "defects": item.defects or None, "extra": item.extra or None, "raw": item.raw,
         })
-    # Core inserts of the tables: one executemany, where the ORM's bulk path
-    # would split rows into groups by which values are None.
     with_files = [n for n, item in enumerate(items) if item.attachments]
-    session.execute(insert(Message.__table__), rows)
-    if not with_files:
-        return
-    wanted = [items[n].external_id[:500] for n in with_files]
-    ids: dict[str, int] = {}
-    for part in _chunks(wanted):
-        ids.update(session.execute(select(Message.external_id, Message.id).where(
-            Message.account_id == account.id, Message.external_id.in_(part))).all())
-    session.execute(insert(Attachment.__table__), [
-        {"message_id": ids[items[n].external_id[:500]], "filename": att.filename[:500],
-         "content_type": att.content_type[:200], "size": att.size, "content": att.content,
-         "truncated": att.truncated, "content_id": att.content_id}
-        for n in with_files for att in items[n].attachments])
+    ids = dict(bulk.insert(MESSAGES, rows, returning=("external_id", "id") if with_files else ()))
+    if with_files:
+        bulk.insert(ATTACHMENTS, [
+            {"message_id": ids[_ext(items[n])], "filename": att.filename[:500],
+             "content_type": att.content_type[:200], "size": att.size, "content": att.content,
+             "truncated": att.truncated, "content_id": att.content_id}
+            for n in with_files for att in items[n].attachments])
 
 
-def _facts(session: Session, conv_ids: Sequence[int]) -> dict[int, list[Fact]]:
+def _facts(bulk: Bulk, conv_ids: Sequence[int]) -> dict[int, list[Fact]]:
+    """Every message of these conversations as derive() sees it, except that
+    a customer message's `preview` is its whole text: only the last one's
+    becomes the conversation's preview (see _recompute)."""
     facts: dict[int, list[Fact]] = {cid: [] for cid in conv_ids}
-    for part in _chunks(list(conv_ids)):
-        rows = session.execute(
-            select(Message.conversation_id, Message.direction, Message.auto, Message.created_at,
-                   Message.external_id.is_not(None), Message.urgency, Message.sentiment_label,
-                   Message.new_text, Message.text)
-            .where(Message.conversation_id.in_(part)).order_by(Message.created_at, Message.id))
-        for cid, direction, auto, at, delivered, urg, label, new_text, text in rows:
-            preview = preview_of(new_text or text) if direction == INBOUND and auto is None else None
-            facts[cid].append(Fact(direction, auto, at, bool(delivered), urg, label, preview))
+    rows = bulk.select_in(
+        "SELECT conversation_id, direction, auto, created_at, external_id IS NOT NULL, urgency, sentiment_label, "
+        f"CASE WHEN direction = '{INBOUND}' AND auto IS NULL THEN COALESCE(NULLIF(new_text, ''), text) END "
+        "FROM messages WHERE conversation_id IN ({in}) ORDER BY created_at, id", (), conv_ids)
+    for cid, direction, auto, at, delivered, urg, label, text in rows:
+        facts[cid].append(Fact(direction, auto, time_from_db(at), bool(delivered), urg, label, text))
     return facts
+
+
+def _recompute(facts: list[Fact], spam: bool) -> Derived:
+    d = derive(facts, spam=spam)
+    if d.preview is not None:
+        d.preview = preview_of(d.preview)
+    return d
 
 
 def refresh_conversations(session: Session, conv_ids: Sequence[int], reopen: Iterable[int] = ()) -> None:
     """Recompute the derived fields of these conversations from their
     messages (see inbox.derive). `reopen`: conversations that got a new
     customer message, so a closed, pending or snoozed one opens again."""
-    _refresh(session, conv_ids, set(reopen))
+    if not conv_ids:
+        return
+    session.flush()  # plain SQL below: the ORM's pending changes must be in the database first
+    _refresh(Bulk(session), list(dict.fromkeys(conv_ids)), set(reopen))
+    reports.mark(session, conv_ids)  # report rollups follow every change of derived fields
 
 
-def _refresh(session: Session, conv_ids: Sequence[int], reopen: set[int],
-             new_facts: dict[int, list[Fact]] | None = None, fresh: set[int] = frozenset()) -> None:
-    """Write the derived fields of `conv_ids`. With `new_facts` (what this
-    batch added), a conversation the new messages simply follow is extended
-    from its stored fields; only one they reorder is recomputed from all
-    its messages. So a batch costs the same in a thread of 5 or of 5,000."""
+def _refresh(bulk: Bulk, conv_ids: Sequence[int], reopen: set[int],
+             new_facts: dict | None = None) -> None:
+    """Write the derived fields of stored conversations `conv_ids`. With
+    `new_facts` (what this batch added), a conversation the new messages
+    simply follow is extended from its stored fields; only one they reorder
+    is recomputed from all its messages. So a batch costs the same in a
+    thread of 5 or of 5,000."""
     if not conv_ids:
         return
     derived: dict[int, Derived] = {}
     state: dict[int, tuple[str, bool]] = {}
-    cols = [getattr(Conversation, f) for f in Derived.__slots__]
-    for part in _chunks(list(conv_ids)):
-        for row in session.execute(select(Conversation.id, Conversation.status, Conversation.spam, *cols)
-                                   .where(Conversation.id.in_(part))):
-            cid, status, spam, *values = row
-            state[cid] = (status, spam)
-            added = (new_facts or {}).get(cid)
-            if cid in fresh:
-                derived[cid] = derive(added, spam=spam)
-            elif added is not None and not spam and (values[4] is None or min(f.created_at for f in added) >= values[4]):
-                derived[cid] = extend(Derived(*values), added)
-    stale = [cid for cid in conv_ids if cid not in derived]
+    times = [n for n, f in enumerate(DERIVED) if f in TIMES]
+    rows = bulk.select_in(f"SELECT id, status, spam, {', '.join(DERIVED)} FROM conversations WHERE id IN ({{in}})",
+                          (), conv_ids)
+    for cid, status, spam, *values in rows:
+        spam = bool(spam)
+        state[cid] = (status, spam)
+        added = new_facts.get(cid) if new_facts else None
+        last = time_from_db(values[LAST])
+        if added is not None and not spam and (last is None or min(f.created_at for f in added) >= last):
+            for n in times:
+                values[n] = time_from_db(values[n])
+            values[AWAITING] = bool(values[AWAITING])
+            derived[cid] = extend(Derived(*values), added)
+    stale = [cid for cid in conv_ids if cid not in derived and cid in state]
     if stale:
-        for cid, facts in _facts(session, stale).items():
-            derived[cid] = derive(facts, spam=state[cid][1])
+        for cid, facts in _facts(bulk, stale).items():
+            derived[cid] = _recompute(facts, state[cid][1])
     now = utcnow()
-    fields = [*Derived.__slots__, "updated_at"]
     plain, reopened = [], []
     for cid in conv_ids:
+        if cid not in state:
+            continue  # deleted meanwhile
         status, spam = state[cid]
-        row = {"b_id": cid, "updated_at": now, **derived[cid].as_dict()}
+        row = (*(getattr(derived[cid], f) for f in DERIVED), now, cid)
         (reopened if cid in reopen and status != OPEN and not spam else plain).append(row)
-    # Core table, not the ORM entity: an executemany with its own WHERE
-    # (the ORM would want primary keys in every row dict).
-    table = Conversation.__table__
-    stmt = update(table).where(table.c.id == bindparam("b_id"))
-    if plain:
-        session.execute(stmt.values({f: bindparam(f) for f in fields}), plain)
-    if reopened:
-        values = {f: bindparam(f) for f in fields} | {"status": OPEN, "snoozed_until": None, "closed_at": None}
-        session.execute(stmt.values(values), reopened)
-    reports.mark(session, conv_ids)  # report rollups follow every change of derived fields
+    fields = [*DERIVED, "updated_at"]
+    bulk.update(CONVERSATIONS, fields, plain)
+    bulk.update(CONVERSATIONS, fields, reopened, fixed={"status": OPEN, "snoozed_until": None, "closed_at": None})
 
 
-def _link_contacts(session: Session, items: list[InboundItem], conv_ids: list[int], contacts: dict[str, list]) -> None:
+def _link_contacts(bulk: Bulk, items: list[InboundItem], conv_of: list, contacts: dict[str, list]) -> None:
     """Remember when each person last wrote (for repeat-contact urgency) and
     give conversations started by us their customer once one writes."""
     latest: dict[int, datetime] = {}
     first_contact: dict[int, int] = {}
-    for item, conv_id in zip(items, conv_ids):
+    for item, conv in zip(items, conv_of):
         if item.from_self or item.auto is not None:
             continue
         cid, prev = contacts[item.author_id]
         if (prev is None or item.created_at > prev) and item.created_at > latest.get(cid, item.created_at - timedelta(1)):
             latest[cid] = item.created_at
-        first_contact.setdefault(conv_id, cid)
-    if latest:
-        table = Contact.__table__
-        session.execute(update(table).where(table.c.id == bindparam("b_id")).values(last_inbound_at=bindparam("at")),
-                        [{"b_id": cid, "at": at} for cid, at in latest.items()])
-    if first_contact:
-        table = Conversation.__table__
-        session.execute(update(table).where(table.c.id == bindparam("b_id"), table.c.contact_id.is_(None))
-                        .values(contact_id=bindparam("cid")),
-                        [{"b_id": conv, "cid": cid} for conv, cid in first_contact.items()])
+        if isinstance(conv, int):  # a new conversation was given its contact when it was inserted
+            first_contact.setdefault(conv, cid)
+    bulk.update(CONTACTS, ["last_inbound_at"], [(at, cid) for cid, at in latest.items()])
+    bulk.update(CONVERSATIONS, ["contact_id"], [(cid, conv) for conv, cid in first_contact.items()],
+                where="contact_id IS NULL")
 
 
 def _store_cursors(session: Session, account_id: int, cursors: dict[str, str]) -> None:

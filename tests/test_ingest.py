@@ -254,3 +254,144 @@ def test_extending_a_conversation_equals_recomputing_it(factory, make_account):
         c = conversations(factory)[0]
         assert extended == {f: getattr(c, f) for f in fields}
     assert c.awaiting_since == T0 + timedelta(minutes=21) and c.message_count == 7
+
+
+# --- the plain-SQL path (inbox.bulk) stores what the ORM would ----------------
+
+
+def test_bulk_values_are_stored_as_sqlalchemy_stores_them(engine, factory):
+    """Times and JSON written by inbox.bulk read back through the ORM equal,
+    and on SQLite are the very text SQLAlchemy writes (text comparisons of
+    times must order them)."""
+    from datetime import timedelta as td
+
+    from inbox.bulk import Bulk, time_from_db
+    from inbox.models import Account, Cursor, UTCDateTime
+
+    when = [datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc), datetime(999, 1, 2, 3, 4, 5, 6, tzinfo=timezone.utc),
+            datetime(2026, 3, 1, 13, 30, 0, 250, tzinfo=timezone(td(hours=1, minutes=30)))]
+    orm = UTCDateTime().dialect_impl(engine.dialect).bind_processor(engine.dialect)  # what SQLAlchemy hands the driver
+    with factory.begin() as s:
+        b = Bulk(s)
+        for t in when:
+            assert b.time(t) == orm(t)
+            assert time_from_db(b.execute("SELECT ?", (b.time(t),))[0][0]) == t
+        with pytest.raises(ValueError):
+            b.time(datetime(2026, 1, 1))
+        acc = Account(name="a", kind="x")
+        s.add(acc)
+        s.flush()
+        # Model defaults fill what a row leaves out (here updated_at).
+        b.insert(Cursor.__table__, [{"account_id": acc.id, "key": "k", "value": "v"}])
+        b.insert(Change.__table__, [{"conversation_id": 7, "at": when[2]}])
+    with factory() as s:
+        assert s.scalar(select(Cursor.updated_at)) is not None
+        assert s.scalar(select(Change.at)) == when[2]
+        assert s.scalar(select(Change.at).where(Change.at > when[0])) == when[2]
+
+
+def test_stored_rows_equal_what_the_orm_writes(factory, make_account, engine):
+    """A message stored by ingest has the same column values, JSON `null`s
+    included, as the ORM writes for the same data."""
+    acc = make_account("mail", "email")
+    ingest(factory, acc, [item("1", subject="Kettle", defects=["bad date"], extra={"uid": 5},
+                                references=("r0",), new_text="my kettle"),
+                          item("2", 5, from_self=True, author_id="brand", references=("1",))])
+    with factory.begin() as s:
+        for m in s.scalars(select(Message).order_by(Message.id)).all():
+            s.add(Message(**{c.key: getattr(m, c.key) for c in Message.__table__.columns
+                             if c.key not in ("id", "external_id", "refs")},
+                          references=m.references, external_id=f"copy-{m.external_id}"))
+    cols = [c.name for c in Message.__table__.columns if c.name not in ("id", "external_id")]
+    as_text = "CAST({} AS TEXT)" if engine.dialect.name == "postgresql" else "{}"
+    with engine.connect() as c:
+        rows = c.execute(text(f"SELECT {', '.join(as_text.format(n) for n in cols)} FROM messages ORDER BY id")).all()
+    assert rows[:2] == rows[2:]
+    assert "null" in rows[1]  # JSON null, as SQLAlchemy writes None to a JSON column
+
+
+def _shuffled_threads(n_threads: int, seed: int) -> list[InboundItem]:
+    """Threads of 1-6 messages, customers and our replies, some auto-replies,
+    handed over interleaved and out of order, as a busy channel does."""
+    import random
+
+    rng = random.Random(seed)
+    out = []
+    for t in range(n_threads):
+        parent = None
+        for k in range(rng.randint(1, 6)):
+            ours = k % 2 == 1 and rng.random() < 0.6
+            ext = f"t{t}-{k}"
+            out.append(item(ext, t % 50 + 3 * k, thread_key=f"th{t}", parent_external_id=parent,
+                            from_self=ours, author_id="brand" if ours else f"person{t % 700}",
+                            auto=AUTO_REPLY if not ours and rng.random() < 0.05 else None,
+                            text=rng.choice(["\\n\\n  where is my parcel??", "thanks, works now", "refund me now!",
+                                             "still broken\\nsecond line"])))
+            parent = ext
+    rng.shuffle(out)
+    return out
+
+
+def test_batches_in_any_order_give_the_fields_a_recompute_gives(factory, make_account):
+    """Every conversation field written by ingest (new conversations derived
+    from the batch, stored ones extended or recomputed when reordered)
+    equals a recompute from all its messages; 700 people exceed the IN-list
+    chunk and a batch of 1,200 needs several INSERT statements."""
+    from inbox.ingest import refresh_conversations
+
+    acc = make_account()
+    items = _shuffled_threads(900, seed=3)
+    for i in range(0, len(items), 1200):
+        r = ingest(factory, acc, items[i:i + 1200] + items[max(0, i - 40):i])  # with re-fetched items
+        assert r.duplicates == min(i, 40)
+    fields = ("first_inbound_at", "last_inbound_at", "first_response_at", "last_outbound_at", "last_message_at",
+              "awaiting_reply", "awaiting_since", "urgency", "sentiment", "preview", "message_count", "status",
+              "contact_id")
+    before = {c.id: {f: getattr(c, f) for f in fields} for c in conversations(factory)}
+    assert len(before) == 900 and count(factory, Message) == len(items)
+    with factory.begin() as s:
+        refresh_conversations(s, list(before))
+    after = {c.id: {f: getattr(c, f) for f in fields} for c in conversations(factory)}
+    assert before == after
+    with factory() as s:
+        # Each message's contact is its author's (contacts created in bulk map back right).
+        wrong = s.execute(text(
+            "SELECT count(*) FROM messages m JOIN contact_identities i ON i.contact_id = m.contact_id "
+            "WHERE i.author_id <> m.author_id")).scalar()
+        assert wrong == 0
+        assert s.scalar(select(func.count()).select_from(Contact)) == 700
+        assert s.scalar(select(func.count()).where(Message.contact_id.is_(None), Message.direction == "in")) == 0
+
+
+def test_preview_is_the_first_line_of_the_last_customer_message_after_a_reorder(factory, make_account):
+    acc = make_account()
+    ingest(factory, acc, [item("1", 0, thread_key="t", text="first"), item("3", 10, thread_key="t", text="\n\n latest \nmore")])
+    ingest(factory, acc, [item("2", 5, thread_key="t", text="older, arrived late")])  # reorders: recomputed
+    c = conversations(factory)[0]
+    assert (c.preview, c.message_count, c.last_inbound_at) == ("latest", 3, T0 + timedelta(minutes=10))
+
+
+def test_subject_threading_picks_the_latest_conversation_in_one_batch(factory, make_account):
+    acc = make_account("mail", "email")
+    mail = dict(thread_by_subject=True, author_id="ann@example.com")
+    # Two conversations with the same subject (a new mail is not threaded by subject).
+    ingest(factory, acc, [item("a1", 0, subject="Broken kettle", author_id="ann@example.com")])
+    ingest(factory, acc, [item("b1", 60, subject="Broken kettle", author_id="ann@example.com")])
+    # One batch: two follow-ups without References, and one from someone else.
+    ingest(factory, acc, [item("a2", 120, subject="Re: Broken kettle", **mail),
+                          item("x1", 121, subject="Re: Broken kettle", thread_by_subject=True, author_id="bob@example.com"),
+                          item("a3", 122, subject="RE: broken  kettle", **mail)])
+    with factory() as s:
+        conv = dict(s.execute(select(Message.external_id, Message.conversation_id)).all())
+    assert conv["a2"] == conv["a3"] == conv["b1"] != conv["a1"]
+    assert conv["x1"] not in (conv["a1"], conv["b1"])
+
+
+def test_very_long_external_ids_are_still_stored_once(factory, make_account):
+    acc = make_account("mail", "email")
+    long_id = "<" + "x" * 700 + "@example.com>"
+    ingest(factory, acc, [item(long_id, author_id="ann@example.com")])
+    again = ingest(factory, acc, [item(long_id, author_id="ann@example.com"),
+                                  item("reply", 5, references=(long_id,), author_id="ann@example.com")])
+    assert (again.new, again.duplicates) == (1, 1)
+    assert len(conversations(factory)) == 1
