@@ -4,25 +4,39 @@ Every open page polls `/live/changes?since=<id>` about once a second. The
 `changes` table gets one row per conversation touched by any transaction
 (ingest, the outbox, staff), so this works across web processes and
 workers without a message broker. No change: 204 and htmx does nothing.
-A change: an htmx event names it; the inbox list reloads its rows, an open
-conversation reloads its thread if it is the one that changed.
+
+A change: the `rd-changed` event names the conversations. An inbox page
+polls with `list=1` and its filters, and the event also says whether any
+changed conversation could be in that list now (`list`: the list's own
+filter, restricted to the changed ids — a lookup by primary key, not the
+list query) and whether the counts beside it can have moved (`counts`).
+The page's script reloads the list when one could be in it or one of its
+rows changed (it may have left the filter), at most every 1.5 s, so a list
+of "mine" stays quiet while messages stream into other conversations, and
+a busy list reloads every 1.5 s rather than on every poll. An open
+conversation reloads its thread when it is the one that changed
+(`rd-conversation`).
 """
 from __future__ import annotations
 
 import json
 import random
 
-from flask import Blueprint, abort, render_template, request
+from flask import Blueprint, abort, make_response, render_template, request
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
-from inbox import presence
-from inbox.models import Change, Conversation
+from inbox import inbox_list, presence, search
+from inbox.inbox_list import BadFilter
+from inbox.models import Account, Change, Conversation
 from webui.app import read_session, web
+from webui.inbox_views import filters_from
 
 bp = Blueprint("live", __name__)
 
 BATCH = 500
+NAMED = 100  # changed conversations named in the event; beyond that the page just reloads
 PRUNE_CHANCE = 0.02
 
 
@@ -35,26 +49,48 @@ def latest_change_id() -> int:
 def changes():
     since = request.args.get("since", "")
     watching = request.args.get("conversation", "")
+    listing = request.args.get("list") == "1"
     if not since.isdigit():
         since = str(latest_change_id())
-    rows = read_session().execute(select(Change.id, Change.conversation_id).where(Change.id > int(since))
-                                  .order_by(Change.id).limit(BATCH)).all()
+    s = read_session()
+    rows = s.execute(select(Change.id, Change.conversation_id).where(Change.id > int(since))
+                     .order_by(Change.id).limit(BATCH)).all()
     if not rows:
         return "", 204
     ids = sorted({cid for _, cid in rows})
-    events = {"rd-changed": {"conversations": ids[:100]}}
+    changed = {"conversations": ids[:NAMED], "more": len(ids) > NAMED}
+    if listing:
+        changed["list"], changed["counts"] = list_news(s, ids)
+    events = {"rd-changed": changed}
     if watching.isdigit() and int(watching) in ids:
         events["rd-conversation"] = {"id": int(watching)}
-    resp = web_response(rows[-1][0], watching)
+    resp = make_response(render_template("_partials/poller.html", since=rows[-1][0], watch_list=listing,
+                                         conversation=watching if watching.isdigit() else None))
     resp.headers["HX-Trigger"] = json.dumps(events)
     return resp
 
 
-def web_response(since: int, watching: str):
-    from flask import make_response
-
-    return make_response(render_template("_partials/poller.html", since=since,
-                                         conversation=watching if watching.isdigit() else None))
+def list_news(s: Session, ids: list[int]) -> tuple[bool, bool]:
+    """(could one of `ids` be in the list the poll's filters describe, can
+    the counts beside it have moved)."""
+    try:
+        f = filters_from(request.args)
+    except BadFilter:
+        return True, True
+    # The list's own conditions, so this never disagrees with what it shows.
+    where = inbox_list._conditions(s, f, current_user.id, None)
+    hits = search.matching_conversations(s.get_bind().dialect.name, f.q, ids)
+    if hits is not None:
+        where.append(Conversation.id.in_(hits))
+    in_list = s.scalar(select(Conversation.id).where(Conversation.id.in_(ids), *where).limit(1)) is not None
+    # The counts cover the account or channel filter only: any change there.
+    scope = []
+    if f.account_id:
+        scope.append(Conversation.account_id == f.account_id)
+    if f.kind:
+        scope.append(Conversation.account_id.in_(select(Account.id).where(Account.kind == f.kind)))
+    counts = not scope or s.scalar(select(Conversation.id).where(Conversation.id.in_(ids), *scope).limit(1)) is not None
+    return in_list, counts
 
 
 @bp.route("/c/<int:conversation_id>/presence", methods=["POST"])

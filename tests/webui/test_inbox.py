@@ -1,6 +1,7 @@
 """The inbox list: filters, search (FTS5 / tsvector), keyset pages, counts."""
 from __future__ import annotations
 
+import json
 import re
 
 from sqlalchemy import select, update
@@ -108,9 +109,61 @@ def test_live_feed_announces_changes(client, factory, make_account, ingest):
     ingest(acc, [tweet("2", minutes=5)])
     resp = client.get(f"/live/changes?since={since}&conversation=2")
     assert resp.status_code == 200
-    assert '"rd-changed"' in resp.headers["HX-Trigger"] and '"rd-conversation"' in resp.headers["HX-Trigger"]
+    events = json.loads(resp.headers["HX-Trigger"])
+    assert events["rd-changed"]["conversations"] == [2] and events["rd-conversation"] == {"id": 2}
+    assert "list" not in events["rd-changed"]  # not an inbox page: nothing to work out
     resp = client.get(f"/live/changes?since={since}&conversation=1")
-    assert '"rd-conversation"' not in resp.headers["HX-Trigger"]
+    assert "rd-conversation" not in json.loads(resp.headers["HX-Trigger"])
+
+
+def test_live_feed_tells_a_list_whether_a_change_concerns_it(client, factory, make_account, make_user, ingest):
+    """A poll from an inbox list carries its filters; the answer says whether a
+    changed conversation could be in that list now, so lists of "mine", of
+    another channel or of a search stay quiet while others get busy."""
+    x = make_account("acme-x", "x")
+    mail = make_account("support", "email")
+    other = make_user("bo@example.com", "agent", "Bo Other")
+    with factory() as s:
+        agent = s.scalar(select(User).where(User.email == "agent@example.com"))
+    since = re.search(r"since=(\d+)", client.get("/live/changes?since=0&list=1").get_data(as_text=True) or
+                      "since=0").group(1)
+
+    def news(query: str) -> dict | None:
+        resp = client.get(f"/live/changes?since={since}&list=1&{query}")
+        if resp.status_code == 204:
+            return None
+        assert 'list=1' in resp.get_data(as_text=True) and 'hx-include="#filters"' in resp.get_data(as_text=True)
+        changed = json.loads(resp.headers["HX-Trigger"])["rd-changed"]
+        return {k: changed[k] for k in ("list", "counts")}
+
+    [c1] = ingest(x, [tweet("1", "My kettle leaks, I want a refund", author_id="ann")])
+    assert news("status=open") == {"list": True, "counts": True}
+    assert news("status=open&assignee=mine") == {"list": False, "counts": True}
+    assert news("status=closed") == {"list": False, "counts": True}
+    assert news("status=any&channel=email") == {"list": False, "counts": False}
+    assert news(f"status=any&account={mail.id}") == {"list": False, "counts": False}
+    assert news(f"status=any&account={x.id}&sentiment=negative")["list"] is not None
+    assert news("status=any&q=kettle")["list"] is True
+    assert news("status=any&q=kett")["list"] is True  # the last word is a prefix, as in the list
+    assert news("status=any&q=blender")["list"] is False
+    assert news("status=any&tag=vip")["list"] is False
+    assert news("sort=waiting")["list"] is True  # awaiting a reply
+    assert news("status=bogus") == {"list": True, "counts": True}  # a list the server cannot read: reload
+
+    since = re.search(r"since=(\d+)", client.get(f"/live/changes?since={since}").get_data(as_text=True)).group(1)
+    with factory.begin() as s:
+        workflow.assign(s, s.get(Conversation, c1), s.get(User, agent.id), by=s.get(User, agent.id))
+    assert news("status=open&assignee=mine") == {"list": True, "counts": True}
+    since = re.search(r"since=(\d+)", client.get(f"/live/changes?since={since}").get_data(as_text=True)).group(1)
+    with factory.begin() as s:
+        workflow.assign(s, s.get(Conversation, c1), s.get(User, other.id), by=s.get(User, agent.id))
+        workflow.add_tag(s, s.get(Conversation, c1), "vip", by=s.get(User, agent.id))
+    # Gone from "mine": the server cannot know the page showed it; the page
+    # does (the id is named) and reloads.
+    resp = client.get(f"/live/changes?since={since}&list=1&assignee=mine")
+    changed = json.loads(resp.headers["HX-Trigger"])["rd-changed"]
+    assert changed["list"] is False and changed["conversations"] == [c1]
+    assert news("status=any&tag=vip")["list"] is True
 
 
 def test_unhealthy_account_banner(client, factory, make_account):

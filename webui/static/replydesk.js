@@ -97,6 +97,41 @@
     }
   });
 
+  // --- live updates -------------------------------------------------------------
+  // #poller asks /live/changes every second; with news it fires "rd-changed"
+  // naming the conversations and, on the inbox, whether any could be in this
+  // list (`list`) and whether the counts can have moved (`counts`). The list
+  // reloads when one could be in it or one of its rows changed (it may have
+  // left the filter); at most every 1.5 s, so a change shows within 2 s of
+  // being stored (a poll within 1 s, then at most the rest of the 1.5 s).
+  // The counts are a summary: every 5 s at most.
+  const LIST_EVERY_MS = 1500;
+  const COUNTS_EVERY_MS = 5000;
+
+  function throttled(eventName, everyMs) {
+    let last = -Infinity;
+    let due = null;
+    return function () {
+      if (due !== null) return;  // already on its way; it will read the newest state
+      due = setTimeout(function () {
+        due = null;
+        last = Date.now();
+        htmx.trigger(document.body, eventName);
+      }, Math.max(0, last + everyMs - Date.now()));
+    };
+  }
+  const reloadList = throttled("rd-list", LIST_EVERY_MS);
+  const reloadCounts = throttled("rd-counts", COUNTS_EVERY_MS);
+
+  document.addEventListener("rd-changed", function (ev) {
+    if (!document.getElementById("list")) return;
+    const d = ev.detail || {};
+    const shown = new Set(rows().map(function (r) { return r.dataset.id; }));
+    const mine = (d.conversations || []).some(function (id) { return shown.has(String(id)); });
+    if (d.list !== false || d.more || mine) reloadList();
+    if (d.counts !== false) reloadCounts();
+  });
+
   // --- composer ---------------------------------------------------------------
   // X counts length its own way; this is a quick estimate while typing, the
   // server's answer (twitter-text) replaces it a moment later.
