@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from operator import attrgetter
 from typing import NamedTuple
 
 
@@ -44,7 +45,14 @@ class Derived:
     message_count: int = 0
 
     def as_dict(self) -> dict:
-        return {name: getattr(self, name) for name in self.__slots__}
+        return dict(zip(self.__slots__, _values(self)))
+
+    def values(self) -> tuple:
+        """The fields in the order of `__slots__`."""
+        return _values(self)
+
+
+_values = attrgetter(*Derived.__slots__)
 
 
 def is_customer(f: Fact) -> bool:
@@ -65,7 +73,7 @@ def extend(d: Derived, facts: list[Fact], *, spam: bool = False) -> Derived:
     all be at or after `d.last_message_at`: ingest's common case, where a
     new message follows the conversation instead of reordering it. Folding
     keeps a batch's cost independent of how long the conversation is."""
-    d = Derived(**d.as_dict())
+    d = Derived(*_values(d))
     waiting = d.last_inbound_at is not None and (d.last_outbound_at is None or d.last_inbound_at > d.last_outbound_at)
     for f in sorted(facts, key=lambda f: f.created_at):
         if f.direction == "note":

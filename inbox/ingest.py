@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 
 import sentiment
 from inbox import reports
-from inbox.bulk import CHUNK, Bulk, time_from_db
+from inbox.bulk import CHUNK, Bulk, json_text, time_from_db
 from inbox.channel import Batch, InboundItem
 from inbox.derive import Derived, Fact, derive, extend, preview_of
 from inbox.models import (
@@ -57,7 +57,7 @@ IDENTITIES = ContactIdentity.__table__
 ATTACHMENTS = Attachment.__table__
 CHANGES = Change.__table__
 DERIVED = Derived.__slots__
-TIMES = frozenset(f for f in DERIVED if f.endswith(("_at", "_since")))
+TIMES = [n for n, f in enumerate(DERIVED) if f.endswith(("_at", "_since"))]  # positions of the time fields
 LAST, AWAITING = DERIVED.index("last_message_at"), DERIVED.index("awaiting_reply")
 
 
@@ -344,27 +344,34 @@ def _insert_conversations(bulk: Bulk, convs: list[_NewConversation],
         by_key[key].id = cid
 
 
+MESSAGE_COLUMNS = (
+    "conversation_id", "account_id", "external_id", "direction", "auto", "contact_id", "user_id", "author_id",
+    "author_handle", "author_name", "author_reach", "subject", "text", "new_text", "html", "lang", "permalink",
+    "parent_external_id", "refs", "created_at", "stored_at", "sentiment_label", "sentiment_score",
+    "sentiment_confidence", "sentiment_words", "urgency", "urgency_reasons", "defects", "extra", "raw")
+
+
 def _insert_messages(bulk: Bulk, account: Account, items: list[InboundItem], conv_ids: list[int],
                      contacts: dict[str, list], assessments: list) -> None:
-    now = utcnow()
+    # Rows in the database's form, built here rather than through
+    # Bulk.insert's per-value conversion: this is the widest, busiest table.
+    time, js = bulk.time, json_text
+    now = time(utcnow())
     rows = []
     for item, conv_id, a in zip(items, conv_ids, assessments):
-        rows.append({
-            "conversation_id": conv_id, "account_id": account.id, "external_id": _ext(item),
-            "direction": OUTBOUND if item.from_self else INBOUND, "auto": item.auto,
-            "contact_id": None if item.from_self else contacts[item.author_id][0], "user_id": None,
-            "author_id": item.author_id, "author_handle": item.author_handle, "author_name": item.author_name,
-            "author_reach": item.author_reach, "subject": item.subject, "text": item.text or "",
-            "new_text": item.new_text, "html": item.html, "lang": item.lang or (a.lang if a else None),
-            "permalink": item.permalink, "parent_external_id": item.parent_external_id,
-            "refs": list(item.references) or None, "created_at": item.created_at, "stored_at": now,
-            "sentiment_label": a.label if a else None, "sentiment_score": a.score if a else None,
-            "sentiment_confidence": a.confidence if a else None, "sentiment_words": list(a.words) if a else None,
-            "urgency": a.urgency if a else None, "urgency_reasons": list(a.reasons) if a else None,
-            "defects": item.defects or None, "extra": item.extra or None, "raw": item.raw,
-        })
+        ours = item.from_self
+        rows.append((
+            conv_id, account.id, _ext(item), OUTBOUND if ours else INBOUND, item.auto,
+            None if ours else contacts[item.author_id][0], None, item.author_id, item.author_handle,
+            item.author_name, item.author_reach, item.subject, item.text or "", item.new_text, item.html,
+            item.lang or (a.lang if a else None), item.permalink, item.parent_external_id,
+            js(list(item.references)) if item.references else "null", time(item.created_at), now,
+            *((a.label, a.score, a.confidence, js(list(a.words)), a.urgency, js(list(a.reasons))) if a else
+              (None, None, None, "null", None, "null")),
+            js(item.defects) if item.defects else "null", js(item.extra) if item.extra else "null", item.raw))
     with_files = [n for n, item in enumerate(items) if item.attachments]
-    ids = dict(bulk.insert(MESSAGES, rows, returning=("external_id", "id") if with_files else ()))
+    ids = dict(bulk.insert_values(MESSAGES, MESSAGE_COLUMNS, rows,
+                                  returning=("external_id", "id") if with_files else ()))
     if with_files:
         bulk.insert(ATTACHMENTS, [
             {"message_id": ids[_ext(items[n])], "filename": att.filename[:500],
@@ -381,7 +388,7 @@ def _facts(bulk: Bulk, conv_ids: Sequence[int]) -> dict[int, list[Fact]]:
     rows = bulk.select_in(
         "SELECT conversation_id, direction, auto, created_at, external_id IS NOT NULL, urgency, sentiment_label, "
         f"CASE WHEN direction = '{INBOUND}' AND auto IS NULL THEN COALESCE(NULLIF(new_text, ''), text) END "
-        "FROM messages WHERE conversation_id IN ({in}) ORDER BY created_at, id", (), conv_ids)
+        "FROM messages WHERE conversation_id IN ({in}) ORDER BY conversation_id, created_at, id", (), conv_ids)
     for cid, direction, auto, at, delivered, urg, label, text in rows:
         facts[cid].append(Fact(direction, auto, time_from_db(at), bool(delivered), urg, label, text))
     return facts
@@ -416,7 +423,6 @@ def _refresh(bulk: Bulk, conv_ids: Sequence[int], reopen: set[int],
         return
     derived: dict[int, Derived] = {}
     state: dict[int, tuple[str, bool]] = {}
-    times = [n for n, f in enumerate(DERIVED) if f in TIMES]
     rows = bulk.select_in(f"SELECT id, status, spam, {', '.join(DERIVED)} FROM conversations WHERE id IN ({{in}})",
                           (), conv_ids)
     for cid, status, spam, *values in rows:
@@ -425,7 +431,7 @@ def _refresh(bulk: Bulk, conv_ids: Sequence[int], reopen: set[int],
         added = new_facts.get(cid) if new_facts else None
         last = time_from_db(values[LAST])
         if added is not None and not spam and (last is None or min(f.created_at for f in added) >= last):
-            for n in times:
+            for n in TIMES:
                 values[n] = time_from_db(values[n])
             values[AWAITING] = bool(values[AWAITING])
             derived[cid] = extend(Derived(*values), added)
@@ -433,17 +439,21 @@ def _refresh(bulk: Bulk, conv_ids: Sequence[int], reopen: set[int],
     if stale:
         for cid, facts in _facts(bulk, stale).items():
             derived[cid] = _recompute(facts, state[cid][1])
-    now = utcnow()
+    now = bulk.time(utcnow())
+    time = bulk.time
     plain, reopened = [], []
     for cid in conv_ids:
         if cid not in state:
             continue  # deleted meanwhile
         status, spam = state[cid]
-        row = (*(getattr(derived[cid], f) for f in DERIVED), now, cid)
-        (reopened if cid in reopen and status != OPEN and not spam else plain).append(row)
+        row = [*derived[cid].values(), now, cid]
+        for n in TIMES:
+            row[n] = time(row[n])
+        (reopened if cid in reopen and status != OPEN and not spam else plain).append(tuple(row))
     fields = [*DERIVED, "updated_at"]
-    bulk.update(CONVERSATIONS, fields, plain)
-    bulk.update(CONVERSATIONS, fields, reopened, fixed={"status": OPEN, "snoozed_until": None, "closed_at": None})
+    bulk.update(CONVERSATIONS, fields, plain, converted=True)
+    bulk.update(CONVERSATIONS, fields, reopened, converted=True,
+                fixed={"status": OPEN, "snoozed_until": None, "closed_at": None})
 
 
 def _link_contacts(bulk: Bulk, items: list[InboundItem], conv_of: list, contacts: dict[str, list]) -> None:
