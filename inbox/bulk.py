@@ -72,6 +72,12 @@ def time_from_db(value: str | datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+def _raw_cursor():
+    import psycopg
+
+    return psycopg.RawCursor
+
+
 class Bulk:
     """Plain-SQL statements on the session's connection (its transaction)."""
 
@@ -94,10 +100,31 @@ class Bulk:
         return None
 
     def execute(self, sql: str, params: tuple | list = ()) -> list:
-        result = self.conn.exec_driver_sql(sql.replace("?", self.mark) if not self.sqlite else sql, tuple(params))
+        """One statement, `?` marking its parameters; its rows, if any."""
+        if self.sqlite:
+            result = self.conn.exec_driver_sql(sql, tuple(params))
+        else:
+            result = self._pg_execute(sql, tuple(params))
         return result.fetchall() if result.returns_rows else []
 
+    def _pg_execute(self, sql: str, params: tuple):
+        # psycopg turns %s placeholders into $1.. by parsing the query in
+        # Python, and caches the result only for short queries: for a
+        # multi-row INSERT that parsing costs more than the insert. Its
+        # RawCursor takes $n as they are; it is swapped in for this one
+        # statement so SQLAlchemy still runs it (and wraps its errors).
+        parts = sql.split("?")
+        numbered = "".join(f"{p}${n}" for n, p in enumerate(parts[:-1], 1)) + parts[-1]
+        raw = self.conn.connection.driver_connection
+        factory = raw.cursor_factory
+        raw.cursor_factory = _raw_cursor()
+        try:
+            return self.conn.exec_driver_sql(numbered, params)
+        finally:
+            raw.cursor_factory = factory
+
     def executemany(self, sql: str, rows: list[tuple]) -> None:
+        """One short statement for many rows (psycopg caches its parsing)."""
         if rows:
             self.conn.exec_driver_sql(sql if self.sqlite else sql.replace("?", self.mark), rows)
 
