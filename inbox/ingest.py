@@ -422,12 +422,12 @@ def _refresh(bulk: Bulk, conv_ids: Sequence[int], reopen: set[int],
     if not conv_ids:
         return
     derived: dict[int, Derived] = {}
-    state: dict[int, tuple[str, bool]] = {}
+    state: dict[int, tuple[str, bool, tuple]] = {}
     rows = bulk.select_in(f"SELECT id, status, spam, {', '.join(DERIVED)} FROM conversations WHERE id IN ({{in}})",
                           (), conv_ids)
     for cid, status, spam, *values in rows:
         spam = bool(spam)
-        state[cid] = (status, spam)
+        state[cid] = (status, spam, tuple(values))  # values as stored, to write only what changes
         added = new_facts.get(cid) if new_facts else None
         last = time_from_db(values[LAST])
         if added is not None and not spam and (last is None or min(f.created_at for f in added) >= last):
@@ -439,21 +439,25 @@ def _refresh(bulk: Bulk, conv_ids: Sequence[int], reopen: set[int],
     if stale:
         for cid, facts in _facts(bulk, stale).items():
             derived[cid] = _recompute(facts, state[cid][1])
+    # Rows grouped by which fields changed: an UPDATE that sets a column
+    # rewrites every index on it, even to the same value, and most of a
+    # conversation's indexed fields stay put when a message is added.
     now = bulk.time(utcnow())
     time = bulk.time
-    plain, reopened = [], []
+    groups: dict[tuple[tuple[int, ...], bool], list[tuple]] = {}
     for cid in conv_ids:
         if cid not in state:
             continue  # deleted meanwhile
-        status, spam = state[cid]
-        row = [*derived[cid].values(), now, cid]
+        status, spam, stored = state[cid]
+        new = list(derived[cid].values())
         for n in TIMES:
-            row[n] = time(row[n])
-        (reopened if cid in reopen and status != OPEN and not spam else plain).append(tuple(row))
-    fields = [*DERIVED, "updated_at"]
-    bulk.update(CONVERSATIONS, fields, plain, converted=True)
-    bulk.update(CONVERSATIONS, fields, reopened, converted=True,
-                fixed={"status": OPEN, "snoozed_until": None, "closed_at": None})
+            new[n] = time(new[n])
+        changed = tuple(n for n, (a, b) in enumerate(zip(new, stored)) if a != b)
+        reopened = cid in reopen and status != OPEN and not spam
+        groups.setdefault((changed, reopened), []).append((*(new[n] for n in changed), now, cid))
+    for (changed, reopened), part in groups.items():
+        bulk.update(CONVERSATIONS, [*(DERIVED[n] for n in changed), "updated_at"], part, converted=True,
+                    fixed={"status": OPEN, "snoozed_until": None, "closed_at": None} if reopened else None)
 
 
 def _link_contacts(bulk: Bulk, items: list[InboundItem], conv_of: list, contacts: dict[str, list]) -> None:
