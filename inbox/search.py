@@ -72,7 +72,9 @@ def matching_messages(dialect: str, query: str, limit: int = MATCH_LIMIT) -> Sel
 def matching_conversations(dialect: str, query: str, conversation_ids: list[int]) -> Select | None:
     """SELECT of those of `conversation_ids` that hold a message matching
     `query` (None when the query has no words): whether a changed
-    conversation belongs in a search's list, without running the search."""
+    conversation belongs in a search's list, without running the search.
+    The ids are given, not correlated: PostgreSQL would otherwise hash every
+    match of a common word instead of looking at these few conversations."""
     words = terms(query)
     if not words:
         return None

@@ -8,8 +8,8 @@ workers without a message broker. No change: 204 and htmx does nothing.
 A change: the `rd-changed` event names the conversations. An inbox page
 polls with `list=1` and its filters, and the event also says whether any
 changed conversation could be in that list now (`list`: the list's own
-filter, restricted to the changed ids — a lookup by primary key, not the
-list query) and whether the counts beside it can have moved (`counts`).
+filter, read beside each change row by primary key in the same query, not
+the list query) and whether the counts beside it can have moved (`counts`).
 The page's script reloads the list when one could be in it or one of its
 rows changed (it may have left the filter), at most every 1.5 s, so a list
 of "mine" stays quiet while messages stream into other conversations, and
@@ -22,13 +22,13 @@ from __future__ import annotations
 import json
 import random
 
-from flask import Blueprint, abort, make_response, render_template, request
+from flask import Blueprint, abort, current_app, make_response, render_template, request
 from flask_login import current_user, login_required
-from sqlalchemy import func, select
+from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
 from inbox import inbox_list, presence, search
-from inbox.inbox_list import BadFilter
+from inbox.inbox_list import BadFilter, ListFilters
 from inbox.models import Account, Change, Conversation
 from webui.app import read_session, web
 from webui.inbox_views import filters_from
@@ -53,44 +53,63 @@ def changes():
     if not since.isdigit():
         since = str(latest_change_id())
     s = read_session()
-    rows = s.execute(select(Change.id, Change.conversation_id).where(Change.id > int(since))
-                     .order_by(Change.id).limit(BATCH)).all()
+    q = select(Change.id, Change.conversation_id).where(Change.id > int(since)).order_by(Change.id).limit(BATCH)
+    f = list_filters() if listing else None
+    if f is not None:
+        q = q.add_columns(*list_flags(s, f)).outerjoin(Conversation, Conversation.id == Change.conversation_id)
+    rows = s.execute(q).all()
     if not rows:
         return "", 204
-    ids = sorted({cid for _, cid in rows})
+    ids = sorted({r[1] for r in rows})
     changed = {"conversations": ids[:NAMED], "more": len(ids) > NAMED}
     if listing:
-        changed["list"], changed["counts"] = list_news(s, ids)
+        changed["list"] = f is None or in_list(s, f, {r[1] for r in rows if r.in_list})
+        changed["counts"] = f is None or any(r.in_counts for r in rows)
     events = {"rd-changed": changed}
     if watching.isdigit() and int(watching) in ids:
         events["rd-conversation"] = {"id": int(watching)}
-    resp = make_response(render_template("_partials/poller.html", since=rows[-1][0], watch_list=listing,
-                                         conversation=watching if watching.isdigit() else None))
+    # Straight from the Jinja environment: render_template would run the
+    # context processors every page needs, one of them a query (unhealthy
+    # accounts) - a database round trip on every poll for nothing.
+    poller = current_app.jinja_env.get_template("_partials/poller.html")
+    resp = make_response(poller.render(since=rows[-1][0], watch_list=listing,
+                                       conversation=watching if watching.isdigit() else None))
     resp.headers["HX-Trigger"] = json.dumps(events)
     return resp
 
 
-def list_news(s: Session, ids: list[int]) -> tuple[bool, bool]:
-    """(could one of `ids` be in the list the poll's filters describe, can
-    the counts beside it have moved)."""
+def list_filters() -> ListFilters | None:
+    """The filters of the list that polls; None when they make no sense
+    (then the page just reloads)."""
     try:
-        f = filters_from(request.args)
+        return filters_from(request.args)
     except BadFilter:
-        return True, True
-    # The list's own conditions, so this never disagrees with what it shows.
+        return None
+
+
+def list_flags(s: Session, f: ListFilters) -> list:
+    """Two columns to read beside each change: could the conversation be in
+    the list (the list's own conditions, so this never disagrees with what
+    it shows; the search words apart, see `in_list`), can the counts beside
+    it have moved (they cover the account or channel filter only). Read in
+    the same query as the changes: one round trip per poll, as before."""
     where = inbox_list._conditions(s, f, current_user.id, None)
-    hits = search.matching_conversations(s.get_bind().dialect.name, f.q, ids)
-    if hits is not None:
-        where.append(Conversation.id.in_(hits))
-    in_list = s.scalar(select(Conversation.id).where(Conversation.id.in_(ids), *where).limit(1)) is not None
-    # The counts cover the account or channel filter only: any change there.
-    scope = []
+    scope = [Conversation.id.is_not(None)]
     if f.account_id:
         scope.append(Conversation.account_id == f.account_id)
     if f.kind:
         scope.append(Conversation.account_id.in_(select(Account.id).where(Account.kind == f.kind)))
-    counts = not scope or s.scalar(select(Conversation.id).where(Conversation.id.in_(ids), *scope).limit(1)) is not None
-    return in_list, counts
+    return [case((and_(*where), True), else_=False).label("in_list"),
+            case((and_(*scope), True), else_=False).label("in_counts")]
+
+
+def in_list(s: Session, f: ListFilters, candidates: set[int]) -> bool:
+    """Whether one of the conversations that pass the list's other filters
+    also matches its search words (a second, small query, searches only)."""
+    if not candidates:
+        return False
+    found = search.matching_conversations(s.get_bind().dialect.name, f.q, sorted(candidates))
+    return found is None or s.scalar(found.limit(1)) is not None
 
 
 @bp.route("/c/<int:conversation_id>/presence", methods=["POST"])
