@@ -59,6 +59,11 @@ CHANGES = Change.__table__
 DERIVED = Derived.__slots__
 TIMES = [n for n, f in enumerate(DERIVED) if f.endswith(("_at", "_since"))]  # positions of the time fields
 LAST, AWAITING = DERIVED.index("last_message_at"), DERIVED.index("awaiting_reply")
+# Derived fields by how _refresh writes them: indexed ones that seldom change
+# with a new message (each group set only when one of it changed), the rest always.
+SELDOM = tuple(tuple(DERIVED.index(f) for f in group)
+               for group in (("awaiting_reply", "awaiting_since"), ("urgency",), ("first_inbound_at",)))
+ALWAYS = tuple(n for n in range(len(DERIVED)) if not any(n in group for group in SELDOM))
 
 
 @dataclass(slots=True)
@@ -189,8 +194,8 @@ def _store_new(session: Session, bulk: Bulk, account: Account, items: list[Inbou
     touched = sorted(set(conv_ids))
     reports.mark(session, touched)  # report rollups follow every change of derived fields
     _link_contacts(bulk, items, conv_of, contacts)
-    now = utcnow()
-    bulk.insert(CHANGES, [{"conversation_id": cid, "at": now} for cid in touched])
+    now = bulk.time(utcnow())
+    bulk.insert_values(CHANGES, ("conversation_id", "at"), [(cid, now) for cid in touched])
 
     result.new += len(items)
     result.flagged += sum(1 for i in items if i.defects)
@@ -439,9 +444,10 @@ def _refresh(bulk: Bulk, conv_ids: Sequence[int], reopen: set[int],
     if stale:
         for cid, facts in _facts(bulk, stale).items():
             derived[cid] = _recompute(facts, state[cid][1])
-    # Rows grouped by which fields changed: an UPDATE that sets a column
-    # rewrites every index on it, even to the same value, and most of a
-    # conversation's indexed fields stay put when a message is added.
+    # An UPDATE that sets a column rewrites every index on it, even to the
+    # same value. The indexed fields that seldom change when a message is
+    # added are set only when they did: rows are grouped by which of them
+    # changed (a few statements per batch, not one per combination).
     now = bulk.time(utcnow())
     time = bulk.time
     groups: dict[tuple[tuple[int, ...], bool], list[tuple]] = {}
@@ -452,11 +458,11 @@ def _refresh(bulk: Bulk, conv_ids: Sequence[int], reopen: set[int],
         new = list(derived[cid].values())
         for n in TIMES:
             new[n] = time(new[n])
-        changed = tuple(n for n, (a, b) in enumerate(zip(new, stored)) if a != b)
+        columns = ALWAYS + tuple(n for group in SELDOM for n in group if any(new[k] != stored[k] for k in group))
         reopened = cid in reopen and status != OPEN and not spam
-        groups.setdefault((changed, reopened), []).append((*(new[n] for n in changed), now, cid))
-    for (changed, reopened), part in groups.items():
-        bulk.update(CONVERSATIONS, [*(DERIVED[n] for n in changed), "updated_at"], part, converted=True,
+        groups.setdefault((columns, reopened), []).append((*(new[n] for n in columns), now, cid))
+    for (columns, reopened), part in groups.items():
+        bulk.update(CONVERSATIONS, [*(DERIVED[n] for n in columns), "updated_at"], part, converted=True,
                     fixed={"status": OPEN, "snoozed_until": None, "closed_at": None} if reopened else None)
 
 
