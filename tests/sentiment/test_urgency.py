@@ -137,3 +137,11 @@ def test_bad_rules_file_names_the_problem(tmp_path, body, message):
     assert str(path) in str(e.value)
     with pytest.raises(RulesError, match="not found"):
         configure(rules_path=tmp_path / "missing.toml")
+
+
+def test_what_needs_someone_now_stands_out_in_the_inbox():
+    """The inbox shows 50+ as medium and 75+ as high (webui/render.py)."""
+    assert analyze("My kettle caught fire this morning").urgency >= 75
+    assert analyze("My account got hacked").urgency >= 50
+    assert analyze("My account got hacked, please fix this asap!").urgency >= 75
+    assert analyze("Where can I ask for a refund?").urgency < 50
