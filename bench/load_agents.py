@@ -2,10 +2,12 @@
 session that signs in, lists, filters, searches, opens conversations and
 replies with 2-6 s between actions, and meanwhile does what the page's
 scripts do in a browser: poll /live/changes every second, reload the list
-(or the open conversation) when that says it changed, and send the presence
-heartbeat every 4 s on an open conversation."""
+when that says a change concerns it (at most every 1.5 s) and its counts
+(at most every 5 s), or the open conversation when it changed, and send the
+presence heartbeat every 4 s on an open conversation."""
 from __future__ import annotations
 
+import json
 import random
 import re
 import threading
@@ -14,6 +16,9 @@ import time
 import requests
 
 from load_fill import PASSWORD, TAGS
+
+LIST_EVERY = 1.5  # seconds between list reloads at most, as webui/static/replydesk.js
+COUNTS_EVERY = 5.0  # and between reloads of the counts beside the list
 
 WORDS = ["refund", "kettle", "invoice", "outage", "hacked", "courier", "charger", "portugal", "order", "blender"]
 FILTERS = ["status=any", "status=closed", "assignee=mine", "assignee=unassigned", "awaiting=1", "channel=email",
@@ -39,6 +44,8 @@ def kind_of(method: str, path: str) -> str:
         return "conversation reload"
     if re.fullmatch(r"/c/\d+", p):
         return "open conversation"
+    if p == "/inbox/counts":
+        return "counts"
     if p == "/" or p == "/inbox/more":
         return "search" if "q=" in q else "filter" if q else "list"
     if p.startswith("/static/"):
@@ -60,6 +67,11 @@ class Agent(threading.Thread):
         self.since = "0"
         self.page = "/"  # the list URL or a conversation path
         self.listing: list[int] = []
+        self.shown: set[int] = set()  # the rows on the list page now (the page's script checks these)
+        self.reload_at: float | None = None
+        self.last_reload = 0.0
+        self.counts_at: float | None = None
+        self.last_counts = 0.0
         self.conv_key = ""
         self.actions = 0
 
@@ -96,8 +108,11 @@ class Agent(threading.Thread):
     def open_list(self, query: str = "") -> None:
         self.page = "/" + (f"?{query}" if query else "")
         r = self.call("GET", self.page)
+        self.reload_at = None
         if r is not None and r.status_code == 200:
             self.listing = [int(i) for i in re.findall(r'href="/c/(\d+)"', r.text)]
+            self.shown = set(self.listing)
+            self.reload_counts()  # the page loads its counts when it opens
 
     def open_conversation(self, cid: int) -> None:
         self.page = f"/c/{cid}"
@@ -136,20 +151,44 @@ class Agent(threading.Thread):
             self.open_list(f"status=any&q={self.rng.choice(WORDS)}")
 
     def live_poll(self) -> None:
-        """/live/changes, then what htmx does with its answer."""
+        """/live/changes, then what the page's script does with its answer:
+        on a list, reload it when a changed conversation could be in it or is
+        one of its rows, at most every LIST_EVERY seconds."""
         conv = self.page.split("/")[2] if self.page.startswith("/c/") else ""
-        r = self.call("GET", f"/live/changes?since={self.since}" + (f"&conversation={conv}" if conv else ""),
+        listing = "&list=1" + ("&" + self.page.split("?", 1)[1] if "?" in self.page else "") if not conv else ""
+        r = self.call("GET", f"/live/changes?since={self.since}" + (f"&conversation={conv}" if conv else listing),
                       expect=(200, 204))
         if r is None or r.status_code != 200:
             return
         m = re.search(r"since=(\d+)", r.text)
         if m:
             self.since = m.group(1)
-        trigger = r.headers.get("HX-Trigger", "")
-        if not conv and "rd-changed" in trigger:
-            self.call("GET", self.page)
-        elif conv and "rd-conversation" in trigger:
+        events = json.loads(r.headers.get("HX-Trigger") or "{}")
+        changed = events.get("rd-changed") or {}
+        if not conv and changed and (changed.get("list", True) or changed.get("more")
+                                     or self.shown.intersection(changed.get("conversations", []))):
+            if self.reload_at is None:
+                self.reload_at = max(time.monotonic(), self.last_reload + LIST_EVERY)
+        if not conv and changed and changed.get("counts", True) and self.counts_at is None:
+            self.counts_at = max(time.monotonic(), self.last_counts + COUNTS_EVERY)
+        elif conv and "rd-conversation" in events:
             self.call("GET", f"/c/{conv}/live")
+
+    def reload_counts(self) -> None:
+        self.counts_at = None
+        self.last_counts = time.monotonic()
+        if self.page.startswith("/c/"):
+            return
+        self.call("GET", "/inbox/counts" + ("?" + self.page.split("?", 1)[1] if "?" in self.page else ""))
+
+    def reload_list(self) -> None:
+        self.reload_at = None
+        self.last_reload = time.monotonic()
+        if self.page.startswith("/c/"):
+            return
+        r = self.call("GET", self.page)
+        if r is not None and r.status_code == 200:
+            self.shown = {int(i) for i in re.findall(r'href="/c/(\d+)"', r.text)}
 
     def run(self) -> None:
         time.sleep(self.rng.uniform(0, 10))  # agents arrive over ten seconds
@@ -161,6 +200,10 @@ class Agent(threading.Thread):
         next_beat = time.monotonic() + 4
         while time.monotonic() < self.end:
             now = time.monotonic()
+            if self.reload_at is not None and now >= self.reload_at:
+                self.reload_list()
+            if self.counts_at is not None and now >= self.counts_at:
+                self.reload_counts()
             if now >= next_poll:
                 self.live_poll()
                 next_poll = max(now, next_poll) + 1
@@ -170,4 +213,4 @@ class Agent(threading.Thread):
             if now >= next_action:
                 self.act()
                 next_action = time.monotonic() + self.rng.uniform(2, 6)
-            time.sleep(max(0.0, min(next_poll, next_action) - time.monotonic()))
+            time.sleep(max(0.0, min(next_poll, next_action, self.reload_at or next_poll, self.counts_at or next_poll) - time.monotonic()))
