@@ -306,16 +306,26 @@ def kill_repeatedly(c: Cluster, name: str, progress: Callable[[], int], total: i
         t0 = time.monotonic()
         if not c.started(name):
             raise RuntimeError(f"worker did not start:\n{c.log(name, this_run=True)[-3000:]}")
+        # A pause may also end early, once a random share of the work left
+        # is stored: a fast machine would otherwise finish a small job inside
+        # the pause and the kill would land after the work, proving nothing.
+        target = before + max(1, int((total - before) * rng.uniform(0.05, 0.6)))
+
+        def pause(seconds: float) -> None:
+            end = time.monotonic() + seconds
+            wait_for(lambda: time.monotonic() >= end or progress() >= target, seconds + 1, every=0.02)
+            if time.monotonic() < end:  # stopped by progress: a batch was just stored; land inside the next
+                time.sleep(rng.uniform(0.0, min(0.5, end - time.monotonic())))
         dice = rng.random()
         if dice < 0.2:
-            time.sleep(rng.uniform(0.0, 1.0))
+            pause(rng.uniform(0.0, 1.0))
             when = "soon after start-up"
         elif dice < 0.6:
-            time.sleep(rng.uniform(1.0, 4.0))
+            pause(rng.uniform(1.0, 4.0))
             when = "at a random time"
         else:
             wait_for(lambda: progress() > before, 180, every=0.05)
-            time.sleep(rng.uniform(0.0, 1.5))  # batches take about a second: land anywhere in the next
+            pause(rng.uniform(0.0, 1.5))  # batches take about a second: land anywhere in the next
             when = "after some work"
         at = progress()
         c.kill(name)
