@@ -23,6 +23,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -36,7 +37,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from mailgen import messages  # noqa: E402
 
+from collectors.standins.common import apt_install  # noqa: E402
 from collectors.standins.dovecot import Dovecot  # noqa: E402
+
+
+def find_mbsync() -> None:
+    """mbsync from Debian's isync, installed when we may (root)."""
+    if shutil.which("mbsync") or (apt_install("isync") and shutil.which("mbsync")):
+        return
+    raise SystemExit("mbsync is not installed: apt-get install isync (Debian/Ubuntu), or run with --no-mbsync")
 
 
 def run_mbsync(dovecot: Dovecot, user: str, password: str, fsync: bool) -> dict:
@@ -199,6 +208,7 @@ def main() -> None:
         print(f"mailbox: {args.messages} messages, {size / 1e6:.1f} MB, appended in {append_s:.1f} s")
         ref = {}
         if not args.no_mbsync:
+            find_mbsync()
             for fsync in (True, False):
                 r = ref[fsync] = run_mbsync(dovecot, user, password, fsync)
                 print(f"mbsync (FSync {'yes, its default' if fsync else 'no'}): {r['messages']} messages in "

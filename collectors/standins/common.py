@@ -8,14 +8,43 @@ host names (ours do) accept it once they are given it as `ca_file`.
 """
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 
 class StandinUnavailable(RuntimeError):
     """A program the stand-in needs is missing; the message says what to install."""
+
+
+def apt_install(package: str) -> bool:
+    """Install a Debian package when we may (root, apt-get present), saying
+    so on stderr; False when we may not. Waits for another apt run (another
+    test process installing the same thing) instead of failing on its lock,
+    and refreshes the package lists once when they are too old."""
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        return False
+    print(f"replydesk: installing the Debian package {package} (apt-get)", file=sys.stderr, flush=True)
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    install = ["apt-get", "-o", "DPkg::Lock::Timeout=300", "install", "-y", "--no-install-recommends", package]
+    if subprocess.run(install, env=env, capture_output=True).returncode != 0:
+        subprocess.run(["apt-get", "-o", "DPkg::Lock::Timeout=300", "update"], env=env, capture_output=True)
+        subprocess.run(install, env=env, capture_output=True)
+    return True
+
+
+def wait_for_install(ready, seconds: float = 300) -> bool:
+    """True once `ready()` is; for a package another process is installing."""
+    end = time.monotonic() + seconds
+    while not ready():
+        if time.monotonic() > end:
+            return False
+        time.sleep(0.5)
+    return True
 
 
 def free_port() -> int:

@@ -31,9 +31,17 @@ from pathlib import Path
 
 from imapclient import IMAPClient
 
-from .common import StandinUnavailable, free_port, self_signed_cert
+from .common import StandinUnavailable, apt_install, free_port, self_signed_cert, wait_for_install
 
 DOVECOT_PATHS = ("/usr/sbin/dovecot", "/usr/local/sbin/dovecot")
+
+
+def _user_exists(name: str) -> bool:
+    try:
+        pwd.getpwnam(name)
+        return True
+    except KeyError:
+        return False
 
 
 def find_dovecot(install: bool = True) -> str:
@@ -42,14 +50,7 @@ def find_dovecot(install: bool = True) -> str:
     found = shutil.which("dovecot") or next((p for p in DOVECOT_PATHS if os.path.exists(p)), None)
     if found:
         return found
-    if install and os.geteuid() == 0 and shutil.which("apt-get"):
-        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-        result = subprocess.run(["apt-get", "install", "-y", "--no-install-recommends", "dovecot-imapd"],
-                                env=env, capture_output=True, text=True)
-        if result.returncode != 0:  # an old package list: refresh once and retry
-            subprocess.run(["apt-get", "update"], env=env, capture_output=True)
-            subprocess.run(["apt-get", "install", "-y", "--no-install-recommends", "dovecot-imapd"],
-                           env=env, capture_output=True)
+    if install and apt_install("dovecot-imapd"):
         found = next((p for p in DOVECOT_PATHS if os.path.exists(p)), None)
         if found:
             return found
@@ -74,7 +75,9 @@ class Dovecot:
         self.cert, self.key = self_signed_cert(self.folder / "tls")
         self._proc: subprocess.Popen | None = None
         if os.geteuid() == 0:
-            # Dovecot will not run mail processes as root.
+            # Dovecot will not run mail processes as root. Its users are made
+            # last by the package's install: another process may be at it.
+            wait_for_install(lambda: _user_exists("dovecot") and _user_exists("dovenull"), 120)
             self._run_as = pwd.getpwnam("dovecot")
             self._login_user = "dovenull"
         else:

@@ -2,13 +2,12 @@
 and serving the app on a real port from a thread."""
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
 import threading
 from pathlib import Path
 
 from werkzeug.serving import make_server
+
+from collectors.standins.common import apt_install
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--disable-gpu", "--disable-dev-shm-usage", "--no-first-run", "--disable-background-networking",
@@ -17,13 +16,10 @@ ARGS = ["--disable-gpu", "--disable-dev-shm-usage", "--no-first-run", "--disable
 
 def chromium_path() -> str:
     """Debian's chromium, installed with apt when missing and we are root."""
+    if not Path(CHROMIUM).exists() and not apt_install("chromium"):
+        raise RuntimeError(f"{CHROMIUM} is missing: install Debian's chromium package (apt-get install chromium)")
     if not Path(CHROMIUM).exists():
-        if os.geteuid() != 0 or not shutil.which("apt-get"):
-            raise RuntimeError(f"{CHROMIUM} is missing: install Debian's chromium package (apt-get install chromium)")
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        subprocess.run(["apt-get", "update"], check=True, capture_output=True, env=env)
-        subprocess.run(["apt-get", "install", "-y", "--no-install-recommends", "chromium"], check=True,
-                       capture_output=True, env=env)
+        raise RuntimeError(f"installing chromium with apt-get did not give {CHROMIUM}: run apt-get install chromium")
     return CHROMIUM
 
 
