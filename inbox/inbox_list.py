@@ -240,13 +240,26 @@ def counts(session: Session, *, user_id: int | None, account_id: int | None = No
 
     def count(*where) -> int:
         return session.scalar(select(func.count()).select_from(c).where(active, *scope, *where)) or 0
-    out.mine = count(c.assignee_id == (user_id or -1))
+    out.mine = count_mine(session, user_id=user_id, account_id=account_id, kind=kind)
     out.unassigned = count(c.assignee_id.is_(None))
     out.awaiting = count(c.awaiting_reply.is_(True))
     closed = select(c.id).where(c.status == CLOSED, c.merged_into_id.is_(None), *scope).limit(COUNT_CAP + 1).subquery()
     n = session.scalar(select(func.count()).select_from(closed)) or 0
     out.closed, out.closed_capped = min(n, COUNT_CAP), n > COUNT_CAP
     return out
+
+
+def count_mine(session: Session, *, user_id: int | None, account_id: int | None = None,
+               kind: str | None = None) -> int:
+    """The one count that differs from agent to agent: open or pending,
+    assigned to `user_id`."""
+    c = Conversation
+    where = [c.status.in_((OPEN, PENDING)), c.assignee_id == (user_id or -1)]
+    if account_id:
+        where.append(c.account_id == account_id)
+    if kind:
+        where.append(c.account_id.in_(select(Account.id).where(Account.kind == kind).scalar_subquery()))
+    return session.scalar(select(func.count()).select_from(c).where(*where)) or 0
 
 
 def accounts(session: Session) -> list[tuple[int, str, str]]:

@@ -182,3 +182,19 @@ def test_unhealthy_account_banner(client, factory, make_account):
     with factory.begin() as s:
         s.scalar(select(Account)).health = "auth_failed"
     assert "fix its credentials in the config file" in client.get("/").get_data(as_text=True)
+
+
+def test_counts_are_shared_for_a_moment_but_mine_is_always_fresh(client, factory, make_account, ingest,
+                                                                  monkeypatch):
+    acc = make_account("acme-x", "x")
+    ingest(acc, [tweet(str(i), f"m {i}", i, author_id=f"u{i}") for i in range(3)])
+    assert re.search(r"Open <span class=\"count\">3</span>", client.get("/inbox/counts").get_data(as_text=True))
+    with factory.begin() as s:
+        agent = s.scalar(select(User).where(User.email == "agent@example.com"))
+        workflow.assign(s, s.get(Conversation, 1), agent, by=agent)
+        workflow.set_status(s, s.get(Conversation, 2), "closed", by=agent)
+    html = client.get("/inbox/counts").get_data(as_text=True)
+    assert re.search(r"Open <span class=\"count\">3</span>", html)  # within COUNTS_FRESH_SECONDS: shared
+    assert re.search(r"Mine <span class=\"count\">1</span>", html)  # per agent: never cached
+    monkeypatch.setattr("webui.inbox_views.COUNTS_FRESH_SECONDS", 0.0)
+    assert re.search(r"Open <span class=\"count\">2</span>", client.get("/inbox/counts").get_data(as_text=True))
