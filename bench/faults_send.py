@@ -65,7 +65,7 @@ def customers(n: int, x, reddit, dovecot, user) -> None:
         x.add_mention(f"xcustomer{i}", f"my order {i} has not arrived")
         reddit.add_mention(f"rcustomer{i}", f"my order {i} has not arrived")
     # Customers with plain ASCII addresses: replying to a non-ASCII local part
-    # fails for another reason (see docs/sections/scale.md), not what this measures.
+    # fails for another reason (see "Known limits" in the README), not what this measures.
     raws = [r for r in mailgen.messages(n * 4, seed=5) if b"Auto-Submitted" not in r and
             b"MAILER-DAEMON" not in r and _ascii_sender(r)][:n]
     dovecot.append_many(raws, user=user[0])
