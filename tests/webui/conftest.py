@@ -3,6 +3,7 @@ PostgreSQL), signed-in test clients, and conversations stored through the
 real ingest path (inbox.ingest.store_batch)."""
 from __future__ import annotations
 
+import os
 import re
 from datetime import datetime, timedelta, timezone
 
@@ -98,3 +99,30 @@ def browser():
         b = p.chromium.launch(executable_path=chromium_path(), headless=True, args=ARGS)
         yield b
         b.close()
+
+
+@pytest.fixture
+def server(db_url, make_user):
+    """The app on a real port for the browser, with the agent Ada signed up."""
+    from tests.webui.browser import LiveServer
+
+    make_user("agent@example.com", "agent", "Ada Agent")
+    app = create_app(web_config(db_url))
+    live = LiveServer(app)
+    yield live
+    live.stop()
+    app.extensions["replydesk"].engine.dispose()
+
+
+@pytest.fixture
+def page(browser, server):
+    """A 1280x800 browser page signed in as Ada."""
+    from tests.webui.browser import sign_in
+
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    sign_in(page, server.url, "agent@example.com", PASSWORD)
+    yield page
+    if os.environ.get("REPLYDESK_SHOTS"):  # what the page showed last, for a failing test
+        page.screenshot(path=os.path.join(os.environ["REPLYDESK_SHOTS"], "last.png"))
+    context.close()

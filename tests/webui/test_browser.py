@@ -2,7 +2,6 @@
 customer markup that stays inert in a real browser."""
 from __future__ import annotations
 
-import os
 import time
 
 import pytest
@@ -11,10 +10,9 @@ from sqlalchemy import select
 
 from inbox.models import OutboundReply
 from inbox.reply_rules import measure
-from tests.webui.browser import LiveServer, sign_in, watch_for_script
-from tests.webui.conftest import PASSWORD, tweet, web_config
+from tests.webui.browser import sign_in, watch_for_script
+from tests.webui.conftest import PASSWORD, tweet
 from tests.webui.test_security import PAYLOADS
-from webui.app import create_app
 
 pytestmark = pytest.mark.browser
 
@@ -23,27 +21,6 @@ pytestmark = pytest.mark.browser
 def db_url(sqlite_url):
     """Browser tests run on SQLite only (the Flask-client tests cover both)."""
     return sqlite_url
-
-
-@pytest.fixture
-def server(db_url, make_user):
-    make_user("agent@example.com", "agent", "Ada Agent")
-    app = create_app(web_config(db_url))
-    live = LiveServer(app)
-    yield live
-    live.stop()
-    app.extensions["replydesk"].engine.dispose()
-
-
-@pytest.fixture
-def page(browser, server):
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
-    page = context.new_page()
-    sign_in(page, server.url, "agent@example.com", PASSWORD)
-    yield page
-    if os.environ.get("REPLYDESK_SHOTS"):
-        page.screenshot(path=os.path.join(os.environ["REPLYDESK_SHOTS"], "last.png"))
-    context.close()
 
 
 def test_new_conversation_appears_live_and_keys_work(page, server, make_account, ingest):

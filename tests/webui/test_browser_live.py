@@ -10,31 +10,15 @@ from playwright.sync_api import expect
 
 from inbox import workflow
 from inbox.models import Conversation, User
-from tests.webui.browser import LiveServer, sign_in
-from tests.webui.conftest import PASSWORD, tweet, web_config
-from webui.app import create_app
+from tests.webui.conftest import tweet
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
-def server(db_url, make_user):
-    make_user("agent@example.com", "agent", "Ada Agent")
+def server(server, make_user):
     make_user("bo@example.com", "agent", "Bo Other")
-    app = create_app(web_config(db_url))
-    live = LiveServer(app)
-    yield live
-    live.stop()
-    app.extensions["replydesk"].engine.dispose()
-
-
-@pytest.fixture
-def page(browser, server):
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
-    page = context.new_page()
-    sign_in(page, server.url, "agent@example.com", PASSWORD)
-    yield page
-    context.close()
+    return server
 
 
 def watch(page) -> dict[str, list[float]]:

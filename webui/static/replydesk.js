@@ -109,7 +109,7 @@
   const COUNTS_EVERY_MS = 5000;
 
   function throttled(eventName, everyMs) {
-    let last = -Infinity;
+    let last = Date.now();  // the page has just loaded the list and its counts
     let due = null;
     return function () {
       if (due !== null) return;  // already on its way; it will read the newest state
