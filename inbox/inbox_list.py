@@ -92,15 +92,26 @@ class Page:
     filters: ListFilters = field(default_factory=ListFilters)
 
 
-def _conditions(session: Session, f: ListFilters, user_id: int | None, message_ids: list[int] | None) -> list:
+def scope(account_id: int | None, kind: str | None) -> list:
+    """Conditions for the account and channel filters: the part of a list's
+    filter that the counts beside it follow."""
+    c = Conversation
+    where = []
+    if account_id:
+        where.append(c.account_id == account_id)
+    if kind:
+        where.append(c.account_id.in_(select(Account.id).where(Account.kind == kind).scalar_subquery()))
+    return where
+
+
+def conditions(session: Session, f: ListFilters, user_id: int | None, message_ids: list[int] | None) -> list:
+    """The WHERE conditions of the list `f` shows (live updates test changed
+    conversations against the same conditions)."""
     c = Conversation
     where = [c.merged_into_id.is_(None)]
     if f.status:
         where.append(c.status == f.status)
-    if f.account_id:
-        where.append(c.account_id == f.account_id)
-    if f.kind:
-        where.append(c.account_id.in_(select(Account.id).where(Account.kind == f.kind).scalar_subquery()))
+    where += scope(f.account_id, f.kind)
     if f.assignee == "mine":
         where.append(c.assignee_id == (user_id or -1))
     elif f.assignee == "unassigned":
@@ -177,7 +188,7 @@ def list_conversations(session: Session, f: ListFilters, *, user_id: int | None,
         message_ids = list(session.scalars(ids))
         capped = len(message_ids) > search.MATCH_LIMIT
         message_ids = message_ids[:search.MATCH_LIMIT]
-    where = _conditions(session, f, user_id, message_ids)
+    where = conditions(session, f, user_id, message_ids)
     if after:
         key = tuple_(*cols)
         value = tuple_(*_decode_cursor(f, after))
@@ -224,26 +235,24 @@ def counts(session: Session, *, user_id: int | None, account_id: int | None = No
     # No merged_into_id test for open, pending and snoozed: a merged
     # conversation is closed (workflow.merge), and leaving the column out
     # keeps these counts inside the indexes.
-    scope = []
-    if account_id:
-        scope.append(c.account_id == account_id)
-    if kind:
-        scope.append(c.account_id.in_(select(Account.id).where(Account.kind == kind).scalar_subquery()))
+    within = scope(account_id, kind)
     active = c.status.in_((OPEN, PENDING))
     out = Counts()
     for status, acc, n in session.execute(
-            select(c.status, c.account_id, func.count()).where(c.status.in_((OPEN, PENDING, SNOOZED)), *scope)
+            select(c.status, c.account_id, func.count()).where(c.status.in_((OPEN, PENDING, SNOOZED)), *within)
             .group_by(c.status, c.account_id)):
         setattr(out, status, getattr(out, status) + n)
         if status == OPEN:
             out.by_account[acc] = n
 
     def count(*where) -> int:
-        return session.scalar(select(func.count()).select_from(c).where(active, *scope, *where)) or 0
-    out.mine = count_mine(session, user_id=user_id, account_id=account_id, kind=kind)
+        return session.scalar(select(func.count()).select_from(c).where(active, *within, *where)) or 0
+    # No user: nobody's "mine" (the web UI shares these counts between agents
+    # and adds each agent's own with count_mine).
+    out.mine = count(c.assignee_id == user_id) if user_id else 0
     out.unassigned = count(c.assignee_id.is_(None))
     out.awaiting = count(c.awaiting_reply.is_(True))
-    closed = select(c.id).where(c.status == CLOSED, c.merged_into_id.is_(None), *scope).limit(COUNT_CAP + 1).subquery()
+    closed = select(c.id).where(c.status == CLOSED, c.merged_into_id.is_(None), *within).limit(COUNT_CAP + 1).subquery()
     n = session.scalar(select(func.count()).select_from(closed)) or 0
     out.closed, out.closed_capped = min(n, COUNT_CAP), n > COUNT_CAP
     return out
@@ -254,12 +263,8 @@ def count_mine(session: Session, *, user_id: int | None, account_id: int | None 
     """The one count that differs from agent to agent: open or pending,
     assigned to `user_id`."""
     c = Conversation
-    where = [c.status.in_((OPEN, PENDING)), c.assignee_id == (user_id or -1)]
-    if account_id:
-        where.append(c.account_id == account_id)
-    if kind:
-        where.append(c.account_id.in_(select(Account.id).where(Account.kind == kind).scalar_subquery()))
-    return session.scalar(select(func.count()).select_from(c).where(*where)) or 0
+    return session.scalar(select(func.count()).select_from(c).where(
+        c.status.in_((OPEN, PENDING)), c.assignee_id == (user_id or -1), *scope(account_id, kind))) or 0
 
 
 def accounts(session: Session) -> list[tuple[int, str, str]]:

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from inbox import inbox_list, presence, search
 from inbox.inbox_list import BadFilter, ListFilters
-from inbox.models import Account, Change, Conversation
+from inbox.models import Change, Conversation
 from webui.app import read_session, web
 from webui.inbox_views import filters_from
 
@@ -93,12 +93,8 @@ def list_flags(s: Session, f: ListFilters) -> list:
     it shows; the search words apart, see `in_list`), can the counts beside
     it have moved (they cover the account or channel filter only). Read in
     the same query as the changes: one round trip per poll, as before."""
-    where = inbox_list._conditions(s, f, current_user.id, None)
-    scope = [Conversation.id.is_not(None)]
-    if f.account_id:
-        scope.append(Conversation.account_id == f.account_id)
-    if f.kind:
-        scope.append(Conversation.account_id.in_(select(Account.id).where(Account.kind == f.kind)))
+    where = inbox_list.conditions(s, f, current_user.id, None)
+    scope = [Conversation.id.is_not(None), *inbox_list.scope(f.account_id, f.kind)]
     return [case((and_(*where), True), else_=False).label("in_list"),
             case((and_(*scope), True), else_=False).label("in_counts")]
 

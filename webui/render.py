@@ -42,12 +42,11 @@ def clean_html(html: str | None, attachments=()) -> Markup:
         return Markup("")
     inline = {a.content_id.strip("<>"): a.id for a in attachments if a.content_id and a.content is not None} \
         if attachments else {}
-    if inline:
-        html = _CID.sub(lambda m: m.group(1) + (f"{ATTACHMENT_PREFIX}{inline[m.group(2)]}" if m.group(2) in inline
-                                                 else "blocked:"), html)
     if not inline:
         return Markup(nh3.clean(html, tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES, url_schemes=URL_SCHEMES,
                                 link_rel=LINK_REL, strip_comments=True))
+    html = _CID.sub(lambda m: m.group(1) + (f"{ATTACHMENT_PREFIX}{inline[m.group(2)]}" if m.group(2) in inline
+                                             else "blocked:"), html)
     cleaned = nh3.clean(html, tags=ALLOWED_TAGS | {"img"}, attributes=ALLOWED_ATTRIBUTES | {"img": {"src", "alt"}},
                         url_schemes=URL_SCHEMES, link_rel=LINK_REL, strip_comments=True,
                         attribute_filter=_only_own_images)

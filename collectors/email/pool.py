@@ -60,9 +60,7 @@ def _exit_with(owner: int, every: float = 1.0) -> None:
         time.sleep(every)
         try:
             os.kill(owner, 0)
-        except ProcessLookupError:
-            os._exit(0)
-        except PermissionError:  # the pid was reused by someone else's process
+        except (ProcessLookupError, PermissionError):  # gone, or its pid reused by someone else's process
             os._exit(0)
 
 

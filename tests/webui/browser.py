@@ -16,10 +16,10 @@ ARGS = ["--disable-gpu", "--disable-dev-shm-usage", "--no-first-run", "--disable
 
 def chromium_path() -> str:
     """Debian's chromium, installed with apt when missing and we are root."""
-    if not Path(CHROMIUM).exists() and not apt_install("chromium"):
-        raise RuntimeError(f"{CHROMIUM} is missing: install Debian's chromium package (apt-get install chromium)")
     if not Path(CHROMIUM).exists():
-        raise RuntimeError(f"installing chromium with apt-get did not give {CHROMIUM}: run apt-get install chromium")
+        apt_install("chromium")
+    if not Path(CHROMIUM).exists():
+        raise RuntimeError(f"{CHROMIUM} is missing: install Debian's chromium package (apt-get install chromium)")
     return CHROMIUM
 
 
