@@ -76,7 +76,9 @@ class Dovecot:
         self._proc: subprocess.Popen | None = None
         if os.geteuid() == 0:
             # Dovecot will not run mail processes as root. Its users are made
-            # last by the package's install: another process may be at it.
+            # by the package's install (so install first, on a fresh machine),
+            # and last: another process may be at it.
+            find_dovecot()
             wait_for_install(lambda: _user_exists("dovecot") and _user_exists("dovenull"), 120)
             self._run_as = pwd.getpwnam("dovecot")
             self._login_user = "dovenull"
