@@ -111,12 +111,23 @@ def child(spec: dict) -> dict:
     with factory.begin() as s:
         accounts.sync_accounts(s, cfg.accounts)
     channel = make_channel(cfg.account("bench"))
-    sentiment.analyze_many(["warm up the model"])  # model loading is not sync time
+    # Model loading (the scorer's, and the language detector's for non-English) is not sync time.
+    sentiment.analyze_many(["warm up the model", "Dzień dobry, gdzie jest moja paczka?"])
 
+    profiler = None
+    if spec.get("profile"):
+        import cProfile
+        profiler = cProfile.Profile()
+        profiler.enable()
     cpu0 = _cpu(resource.RUSAGE_SELF)
     t0 = time.perf_counter()
     result = runner.poll_once(channel, factory)
     seconds = time.perf_counter() - t0
+    if profiler is not None:
+        import pstats
+        profiler.disable()
+        for order in ("cumulative", "tottime"):
+            pstats.Stats(profiler, stream=sys.stderr).sort_stats(order).print_stats(spec["profile"])
     cpu = _cpu(resource.RUSAGE_SELF) - cpu0  # parser processes, when used, are not counted
     if result.error:
         raise SystemExit(result.error)
@@ -191,6 +202,8 @@ def main() -> None:
     ap.add_argument("--polls", type=int, default=50, help="empty polls to time")
     ap.add_argument("--idle", type=int, default=20, help="messages delivered while IDLE is on")
     ap.add_argument("--no-mbsync", action="store_true")
+    ap.add_argument("--profile", type=int, default=0, metavar="N",
+                    help="print the N functions the inline sync spends most time in (to stderr; slows it)")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -223,11 +236,13 @@ def main() -> None:
         for mode, env, last in (("inline", {"REPLYDESK_PARSE_PROCESSES": "1"}, False), ("pool", {}, True)):
             db_url = (args.db if last else None) or f"sqlite:///{tmp}/inbox-{mode}.db"
             spec = {"db": db_url, "polls": args.polls if last else 0, "idle": args.idle if last else 0,
-                    "account": account}
+                    "account": account, "profile": 0 if last else args.profile}
             out = subprocess.run([sys.executable, __file__, "--child", json.dumps(spec)], capture_output=True,
                                  text=True, env={**os.environ, **env})
             if out.returncode != 0:
                 raise SystemExit(out.stderr[-3000:])
+            if args.profile and not last:
+                print(out.stderr)
             runs[mode] = r = json.loads(out.stdout.strip().splitlines()[-1])
             print(f"replydesk first sync, parsing {mode}: {r['new']} messages stored ({r['conversations']} "
                   f"conversations) in {r['seconds']:.2f} s = {r['per_s']:,.0f} messages/s, "

@@ -69,6 +69,9 @@ class InboundItem:
     # Reply-To, mailbox and UID); stored as JSON.
     extra: dict[str, Any] = field(default_factory=dict)
     raw: str | None = None  # the original payload (JSON text or the RFC 822 source)
+    # Sentiment computed ahead (sentiment.Scored), e.g. by a parser process;
+    # ingest uses it when it came from the scorer ingest would use.
+    scored: Any = None
 
     def replace(self, **changes: Any) -> "InboundItem":
         return dataclasses.replace(self, **changes)

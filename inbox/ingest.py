@@ -40,6 +40,7 @@ from inbox.models import (
     Conversation, Cursor, Message, utcnow,
 )
 from inbox.subjects import subject_key
+from inbox.tagging import sentiment_text, tagged
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,6 @@ log = logging.getLogger(__name__)
 NAMESPACE = {"maildir": "email"}
 SUBJECT_WINDOW = timedelta(days=30)  # last-resort subject threading looks back this far
 REPEAT_WINDOW = timedelta(hours=24)
-SENTIMENT_CHARS = 2000
 ID_CHARS = 500  # external ids and thread keys are stored (and so looked up) this long
 
 CONVERSATIONS = Conversation.__table__
@@ -312,23 +312,24 @@ def _contacts(bulk: Bulk, ns: str, items: list[InboundItem]) -> dict[str, list]:
 
 def _assess(account: Account, items: list[InboundItem], contacts: dict[str, list]):
     """Sentiment and urgency for customer messages, in one batch call."""
-    picked, texts, langs, contexts = [], [], [], []
+    picked, texts, langs, contexts, scored = [], [], [], [], []
     last_seen = {a: v[1] for a, v in contacts.items()}
     for n, item in enumerate(items):
-        if item.from_self or item.auto is not None:
+        if not tagged(item):
             continue
         prev = last_seen.get(item.author_id)
         repeat = prev is not None and timedelta(0) < item.created_at - prev <= REPEAT_WINDOW
         if prev is None or item.created_at > prev:
             last_seen[item.author_id] = item.created_at
         picked.append(n)
-        texts.append((item.new_text or item.text or "")[:SENTIMENT_CHARS])
+        texts.append(sentiment_text(item))
         langs.append(item.lang)
+        scored.append(item.scored)
         contexts.append({"reach": item.author_reach, "repeat_contact": repeat,
                          "channel": account.kind, "subject": item.subject})
     out: list = [None] * len(items)
     if picked:
-        for n, a in zip(picked, sentiment.analyze_many(texts, langs=langs, contexts=contexts)):
+        for n, a in zip(picked, sentiment.analyze_many(texts, langs=langs, contexts=contexts, scored=scored)):
             out[n] = a
     return out
 

@@ -19,17 +19,19 @@ from pathlib import Path
 from typing import Any
 
 from . import lang as _lang
-from .assessment import LABELS, UNKNOWN, Assessment
+from .assessment import LABELS, UNKNOWN, Assessment, Scored
 from .scorers import Scorer, make as _make_scorer
 from .text import tokenize_many
 from .urgency import RuleSet, RulesError
 
-__all__ = ["analyze", "analyze_many", "Assessment", "configure", "LABELS", "UNKNOWN", "RulesError"]
+__all__ = ["analyze", "analyze_many", "score_many", "scoring", "Assessment", "Scored", "configure", "LABELS",
+           "UNKNOWN", "RulesError"]
 
 _lock = threading.Lock()
 _brand_names: tuple[str, ...] = ()
 _rules_path: str | None = None
 _scorer_name = "default"
+_model_path: str | None = None
 _rules: RuleSet | None = None
 _scorers: dict[str, Scorer] = {}
 
@@ -47,11 +49,12 @@ def configure(*, brand_names: Sequence[str] | None = None, rules_path: str | Pat
     Arguments left as None keep their current value. A bad rules file or
     scorer name raises here (RulesError / ValueError), not on first use.
     """
-    global _brand_names, _rules_path, _scorer_name, _rules
+    global _brand_names, _rules_path, _scorer_name, _rules, _model_path
     with _lock:
         if model_path is not None:
             from .scorers import DefaultScorer
             _scorers["default"] = DefaultScorer(model_path or None)
+            _model_path = str(model_path) or None
         if rules_path is not None:
             path = str(rules_path) or None
             rules = RuleSet.load(path)
@@ -61,6 +64,16 @@ def configure(*, brand_names: Sequence[str] | None = None, rules_path: str | Pat
             _scorer_name = scorer
         if brand_names is not None:
             _brand_names = tuple(n for n in brand_names if n and n.strip())
+
+
+def scoring() -> dict[str, str | None]:
+    """The settings another process needs to score exactly as this one:
+    pass them to configure() there (see score_many)."""
+    return {"scorer": _scorer_name, "model_path": _model_path if _scorer_name == "default" else None}
+
+
+def _scorer_id() -> str:
+    return _scorer_name + (f"@{_model_path}" if _scorer_name == "default" and _model_path else "")
 
 
 def _scorer(name: str) -> Scorer:
@@ -87,16 +100,44 @@ def analyze(text: str, *, lang: str | None = None, context: dict[str, Any] | Non
 
 
 def analyze_many(texts: list[str], *, langs: list[str | None] | None = None,
-                 contexts: list[dict | None] | None = None) -> list[Assessment]:
-    """analyze() for a batch, in order; much faster than a loop of analyze()."""
+                 contexts: list[dict | None] | None = None,
+                 scored: Sequence[Scored | None] | None = None) -> list[Assessment]:
+    """analyze() for a batch, in order; much faster than a loop of analyze().
+    `scored` may hold score_many's results for some texts, computed ahead
+    (in another process): those made by this process's scorer are used as
+    they are, and only urgency is added."""
     n = len(texts)
-    if langs is not None and len(langs) != n:
-        raise ValueError(f"analyze_many: {n} texts but {len(langs)} langs")
-    if contexts is not None and len(contexts) != n:
-        raise ValueError(f"analyze_many: {n} texts but {len(contexts)} contexts")
-    texts = [t if isinstance(t, str) else "" if t is None else str(t) for t in texts]
+    for name, given in (("langs", langs), ("contexts", contexts), ("scored", scored)):
+        if given is not None and len(given) != n:
+            raise ValueError(f"analyze_many: {n} texts but {len(given)} {name}")
+    texts = [_as_text(t) for t in texts]
+    me = _scorer_id()
+    results: list[Scored | None] = [s if s is not None and s.scorer == me else None
+                                    for s in scored] if scored is not None else [None] * n
+    todo = [i for i in range(n) if results[i] is None]
+    if todo:
+        for i, s in zip(todo, score_many([texts[i] for i in todo],
+                                         langs=[langs[i] for i in todo] if langs is not None else None)):
+            results[i] = s
+
+    out: list[Assessment] = []
+    rules, brands = _ruleset(), _brand_names
+    for i, s in enumerate(results):
+        ctx = contexts[i] if contexts is not None else None
+        urgency, reasons = rules.evaluate(texts[i], s.label, s.score, ctx, brands)
+        if s.note:
+            reasons.append(s.note)
+        out.append(Assessment(s.label, s.score, s.confidence, urgency, reasons, s.lang, s.words,
+                              s.scorer.partition("@")[0]))
+    return out
+
+
+def score_many(texts: list[str], *, langs: list[str | None] | None = None) -> list[Scored]:
+    """Language and label of each text, without urgency (which needs the
+    text's context). Pure and picklable: a parser process can do this part."""
+    texts = [_as_text(t) for t in texts]
+    n = len(texts)
     scorer = _scorer(_scorer_name)
-    rules = _ruleset()
     tokens = tokenize_many(texts)
 
     # Language: given, else the cheap English check, else the detector.
@@ -120,18 +161,13 @@ def analyze_many(texts: list[str], *, langs: list[str | None] | None = None,
         notes.append(None if code is None or code in scorer.languages else f"language not covered: {code}")
 
     scored_at = [i for i in range(n) if notes[i] is None]
-    scored = scorer.score_many([texts[i] for i in scored_at], [tokens[i] for i in scored_at])
     results: list[tuple[str, float, float, list[str]]] = [(UNKNOWN, 0.0, 0.0, [])] * n
-    for i, s in zip(scored_at, scored):
+    for i, s in zip(scored_at, scorer.score_many([texts[i] for i in scored_at], [tokens[i] for i in scored_at])):
         results[i] = s
+    me = _scorer_id()
+    return [Scored(me, label, round(score, 4), round(confidence, 4), words, codes[i], notes[i])
+            for i, (label, score, confidence, words) in enumerate(results)]
 
-    out: list[Assessment] = []
-    brands = _brand_names
-    for i, (label, score, confidence, words) in enumerate(results):
-        ctx = contexts[i] if contexts is not None else None
-        urgency, reasons = rules.evaluate(texts[i], label, score, ctx, brands)
-        if notes[i]:
-            reasons.append(notes[i])
-        out.append(Assessment(label, round(score, 4), round(confidence, 4), urgency, reasons,
-                              codes[i], words, scorer.name))
-    return out
+
+def _as_text(t) -> str:
+    return t if isinstance(t, str) else "" if t is None else str(t)

@@ -30,3 +30,17 @@ class Assessment:
     lang: str | None = None
     words: list[str] = field(default_factory=list)
     scorer: str = "default"
+
+
+@dataclass(frozen=True, slots=True)
+class Scored:
+    """The text-only half of an Assessment (language and label, no urgency),
+    computed ahead, e.g. in a parser process; `scorer` says by which scorer
+    and model, so a result from another configuration is never used."""
+    scorer: str
+    label: str
+    score: float
+    confidence: float
+    words: list[str]
+    lang: str | None
+    note: str | None = None  # "language not covered: pl", ...

@@ -47,10 +47,16 @@ class _CachingPolicy(EmailPolicy):
             # Every multipart's Content-Type is new (its boundary), so the
             # cache cannot help, and parsing one costs ~0.1 ms. Plain ones
             # get their parsed text without the parse (see _plain_content_type).
-            text = _plain_content_type("".join(linesep_splitter.split(value)))
-            if text is not None:
-                return _Unparsed(text, name, value)
+            unparsed = _content_type(name, value)
+            if unparsed is not None:
+                return unparsed
         return _header_object(name, value)
+
+
+@functools.lru_cache(maxsize=256)  # read many times over while one message is parsed
+def _content_type(name: str, value: str) -> _Unparsed | None:
+    text = _plain_content_type("".join(linesep_splitter.split(value)))
+    return _Unparsed(text, name, value) if text is not None else None
 
 
 class _Unparsed(str):

@@ -24,7 +24,9 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime
 
+import sentiment
 from inbox.channel import InboundItem
+from inbox.tagging import prescore
 
 from .parse import parse_message
 
@@ -37,12 +39,18 @@ Raw = tuple[bytes, datetime | None]
 C = TypeVar("C")
 
 
-def parse_slice(raws: Sequence[Raw], own_addresses: frozenset[str], cap: int) -> list[InboundItem]:
-    return [parse_message(raw, own_addresses=own_addresses, attachment_cap=cap, received_at=when)
-            for raw, when in raws]
+def parse_slice(raws: Sequence[Raw], own_addresses: frozenset[str], cap: int,
+                score: bool = False) -> list[InboundItem]:
+    """Parse; with `score`, also the text-only half of sentiment (in a
+    parser process, so the process that stores has less to do)."""
+    items = [parse_message(raw, own_addresses=own_addresses, attachment_cap=cap, received_at=when)
+             for raw, when in raws]
+    if score:
+        prescore(items)
+    return items
 
 
-def _start_parser(owner: int | None = None) -> None:
+def _start_parser(owner: int | None = None, scoring: dict | None = None) -> None:
     # Parsing makes many short-lived objects that reference counting frees;
     # in a process that only parses, frequent cycle collections find next to
     # nothing and cost a sixth of the time.
@@ -50,6 +58,8 @@ def _start_parser(owner: int | None = None) -> None:
     gc.set_threshold(100_000, 50, 50)
     if owner is not None:
         threading.Thread(target=_exit_with, args=(owner,), name="parser-owner-watch", daemon=True).start()
+    if scoring is not None:
+        sentiment.configure(**scoring)  # score as the worker would (its scorer and model)
 
 
 def _exit_with(owner: int, every: float = 1.0) -> None:
@@ -78,16 +88,16 @@ class ParsePool:
     def __init__(self, own_addresses: frozenset[str], cap: int):
         self.own, self.cap = own_addresses, cap
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["collectors.email.parse"])
+        context.set_forkserver_preload(["collectors.email.parse", "inbox.tagging"])
         self.executor = ProcessPoolExecutor(processes(), mp_context=context, initializer=_start_parser,
-                                            initargs=(os.getpid(),))
+                                            initargs=(os.getpid(), sentiment.scoring()))
 
     def submit(self, raws: Sequence[Raw]) -> Callable[[], list[InboundItem]]:
         futures: list[tuple[Sequence[Raw], Future | None]] = []
         for start in range(0, len(raws), SLICE):
             part = raws[start:start + SLICE]
             try:
-                futures.append((part, self.executor.submit(parse_slice, part, self.own, self.cap)))
+                futures.append((part, self.executor.submit(parse_slice, part, self.own, self.cap, True)))
             except (BrokenProcessPool, RuntimeError):
                 futures.append((part, None))
 

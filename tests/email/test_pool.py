@@ -1,4 +1,5 @@
-"""Parser processes end when the worker that started them is killed."""
+"""Parser processes: they score sentiment as the worker would, and they
+end when the worker that started them is killed."""
 from __future__ import annotations
 
 import os
@@ -9,7 +10,32 @@ import textwrap
 import time
 from pathlib import Path
 
+import sentiment
+from collectors.email.pool import ParsePool
+from inbox.tagging import sentiment_text
+
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def _mail(n: int, text: str) -> tuple[bytes, None]:
+    return (f"From: c{n}@example.org\r\nSubject: order {n}\r\nMessage-ID: <p{n}@example.org>\r\n\r\n"
+            f"{text}\r\n").encode(), None
+
+
+def test_parser_processes_score_sentiment_with_the_workers_scorer():
+    texts = ["I love it, thank you so much!", "Worst service ever, I want a refund", "Where is my parcel?"]
+    raws = [_mail(n, texts[n % 3]) for n in range(300)]
+    for scorer in ("default", "vader"):
+        sentiment.configure(scorer=scorer)
+        pool = ParsePool(frozenset({"support@acme.test"}), 1000)
+        try:
+            items = pool.submit(raws)()
+        finally:
+            pool.close()
+        assert len(items) == 300 and all(i.scored is not None and i.scored.scorer == scorer for i in items)
+        here = sentiment.score_many([sentiment_text(i) for i in items])
+        assert [i.scored for i in items] == here
+    sentiment.configure(scorer="default")
 
 # A stand-in worker: starts a parse pool, makes sure its processes are up,
 # prints their pids and waits to be killed.

@@ -3,7 +3,7 @@ import dataclasses
 
 import pytest
 
-from sentiment import Assessment, analyze, analyze_many, configure
+from sentiment import Assessment, analyze, analyze_many, configure, score_many, scoring
 
 POSITIVE = ["I love this, thank you so much!", "Best customer service ever, you guys rock :)",
             "Thanks for the quick fix, really appreciate it", "Great job, I'm so happy with my new phone"]
@@ -86,11 +86,36 @@ def test_batch_equals_one_by_one():
     assert analyze_many([]) == []
 
 
+def test_scored_ahead_gives_the_same_assessments():
+    # What a parser process computes ahead (score_many) plus urgency here is
+    # exactly what analyze_many computes alone.
+    texts = POSITIVE + NEGATIVE + ["Quero o reembolso agora", "😡😡", "", "I want a refund asap"]
+    contexts = [{"reach": 50_000, "repeat_contact": True}] * len(texts)
+    ahead = score_many(texts)
+    assert analyze_many(texts, contexts=contexts, scored=ahead) == analyze_many(texts, contexts=contexts)
+    assert analyze_many(texts, scored=[None] * len(texts)) == analyze_many(texts)
+
+
+def test_scored_by_another_scorer_is_not_used():
+    by_default = score_many(["I love it, wonderful!"])
+    assert scoring() == {"scorer": "default", "model_path": None}
+    configure(scorer="vader")
+    assert scoring()["scorer"] == "vader"
+    a = analyze_many(["I love it, wonderful!"], scored=by_default)[0]
+    assert a.scorer == "vader" and a == analyze("I love it, wonderful!")
+    # Nor one made with the same scorer name but another model file.
+    fake = dataclasses.replace(by_default[0], label="negative", scorer="default@/tmp/other-model.npz")
+    configure(scorer="default")
+    assert analyze_many(["I love it, wonderful!"], scored=[fake])[0].label == "positive"
+
+
 def test_batch_argument_lengths_are_checked():
     with pytest.raises(ValueError, match="langs"):
         analyze_many(["a", "b"], langs=["en"])
     with pytest.raises(ValueError, match="contexts"):
         analyze_many(["a"], contexts=[None, None])
+    with pytest.raises(ValueError, match="scored"):
+        analyze_many(["a"], scored=[])
 
 
 @pytest.mark.parametrize("name", ["vader", "textblob"])
