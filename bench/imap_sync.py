@@ -203,7 +203,7 @@ def main() -> None:
     ap.add_argument("--idle", type=int, default=20, help="messages delivered while IDLE is on")
     ap.add_argument("--no-mbsync", action="store_true")
     ap.add_argument("--profile", type=int, default=0, metavar="N",
-                    help="print the N functions the inline sync spends most time in (to stderr; slows it)")
+                    help="print the N functions each sync spends most time in (slows it)")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -236,13 +236,13 @@ def main() -> None:
         for mode, env, last in (("inline", {"REPLYDESK_PARSE_PROCESSES": "1"}, False), ("pool", {}, True)):
             db_url = (args.db if last else None) or f"sqlite:///{tmp}/inbox-{mode}.db"
             spec = {"db": db_url, "polls": args.polls if last else 0, "idle": args.idle if last else 0,
-                    "account": account, "profile": 0 if last else args.profile}
+                    "account": account, "profile": args.profile}
             out = subprocess.run([sys.executable, __file__, "--child", json.dumps(spec)], capture_output=True,
                                  text=True, env={**os.environ, **env})
             if out.returncode != 0:
                 raise SystemExit(out.stderr[-3000:])
-            if args.profile and not last:
-                print(out.stderr)
+            if args.profile:
+                print(f"--- profile, parsing {mode} (the process that stores) ---\n{out.stderr}")
             runs[mode] = r = json.loads(out.stdout.strip().splitlines()[-1])
             print(f"replydesk first sync, parsing {mode}: {r['new']} messages stored ({r['conversations']} "
                   f"conversations) in {r['seconds']:.2f} s = {r['per_s']:,.0f} messages/s, "

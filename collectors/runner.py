@@ -67,7 +67,12 @@ def store(factory: sessionmaker[Session], account_id: int, batch: Batch) -> Inge
         try:
             with factory.begin() as session:
                 acc = session.get(Account, account_id)
-                return store_batch(session, acc, batch)
+                stored = store_batch(session, acc, batch)
+                if batch.progress:
+                    # In the same transaction: one commit (an fsync) per batch, not two.
+                    done, total = batch.progress
+                    accounts.set_progress(session, account_id, None if done >= total else f"{done}/{total}")
+                return stored
         except (IntegrityError, OperationalError):
             if attempt == STORE_ATTEMPTS:
                 raise
@@ -103,10 +108,7 @@ def poll_once(channel: Channel, factory: sessionmaker[Session], *, stop: threadi
                 with factory.begin() as session:
                     accounts.add_note(session, account_id, batch.note)
             if batch.progress:
-                done, total = batch.progress
-                with factory.begin() as session:
-                    accounts.set_progress(session, account_id, None if done >= total else f"{done}/{total}")
-                log.info("%s: first sync %d/%d", channel.name, done, total)
+                log.info("%s: first sync %d/%d", channel.name, *batch.progress)
             if stop is not None and stop.is_set():
                 break
     except Exception as exc:  # nothing from outside may crash the worker

@@ -28,8 +28,12 @@ from typing import Any
 from imapclient import IMAPClient
 from imapclient.imapclient import SENT
 from imapclient import exceptions as imap_exc
+from imapclient.response_parser import parse_fetch_response
+from imapclient.imapclient import join_message_ids
 
 from inbox.channel import AuthFailed, ChannelError, Rejected, Transient
+
+from .fetch_response import read_bodies
 
 CHUNK = 500
 CHUNK_BYTES = 16 * 1024 * 1024
@@ -193,7 +197,7 @@ def _fetch_chunk(client: IMAPClient, chunk: list[int], sizes: dict[int, int]):
     huge = [u for u in chunk if sizes.get(u, 0) > MAX_MESSAGE_BYTES]
     fetched: dict[int, dict] = {}
     if whole:
-        fetched.update(client.fetch(whole, ["BODY.PEEK[]", "INTERNALDATE"]))
+        fetched.update(_fetch_bodies(client, whole))
     if huge:
         fetched.update(client.fetch(huge, [f"BODY.PEEK[]<0.{MAX_MESSAGE_BYTES}>", "INTERNALDATE"]))
     messages = []
@@ -209,6 +213,23 @@ def _fetch_chunk(client: IMAPClient, chunk: list[int], sizes: dict[int, int]):
             internal = None
         messages.append((uid, raw, internal))
     return messages, {u: sizes[u] for u in huge}
+
+
+def _fetch_bodies(client: IMAPClient, uids: list[int]) -> dict[int, dict]:
+    """client.fetch(uids, ["BODY.PEEK[]", "INTERNALDATE"]), with the common
+    response shapes read by fetch_response (faster); the rest by IMAPClient.
+    Goes through IMAPClient's imaplib connection as IMAPClient.fetch does."""
+    imap = getattr(client, "_imap", None)
+    if not (client.use_uid and hasattr(client, "_checkok") and
+            all(hasattr(imap, a) for a in ("_command", "_command_complete", "_untagged_response"))):
+        return client.fetch(uids, ["BODY.PEEK[]", "INTERNALDATE"])  # another IMAPClient version
+    tag = imap._command("UID", "FETCH", join_message_ids(uids), "(BODY.PEEK[] INTERNALDATE)")
+    typ, data = imap._command_complete("FETCH", tag)
+    client._checkok("fetch", typ, data)
+    typ, data = imap._untagged_response(typ, data, "FETCH")
+    data = [d for d in data if d is not None]
+    fast = read_bodies(data, client.normalise_times)
+    return fast if fast is not None else parse_fetch_response(data, client.normalise_times, True)
 
 
 # -- Sent, flags -----------------------------------------------------------
