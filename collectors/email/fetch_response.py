@@ -1,4 +1,4 @@
-"""Reading a `UID FETCH (BODY.PEEK[] INTERNALDATE)` response. Pure.
+"""Reading `UID FETCH` responses for a sync: sizes, then bodies. Pure.
 
 IMAPClient's general response parser tokenises every response item by
 item in Python; on a first sync that was a fifth of the storing process's
@@ -10,6 +10,7 @@ time. Servers answer this one command in one of two shapes —
 or with UID last — so those are read with one regular expression per
 message. Any other shape (FLAGS, extra items, a literal elsewhere) returns
 None and the caller uses IMAPClient's parser, whose result this matches.
+Sizes (`* 5 FETCH (UID 7 RFC822.SIZE 1234)`) likewise.
 """
 from __future__ import annotations
 
@@ -20,6 +21,19 @@ from imapclient.datetime_util import parse_to_datetime
 
 _PREFIX = re.compile(rb'\d+ \((?:UID (\d+) )?INTERNALDATE "([^"\\]*)" (?:UID (\d+) )?BODY\[\] \{(\d+)\}')
 _SUFFIX = re.compile(rb"(?: UID (\d+))?\)")
+_SIZE = re.compile(rb"\d+ \((?:UID (\d+) RFC822\.SIZE (\d+)|RFC822\.SIZE (\d+) UID (\d+))\)")
+
+
+def read_sizes(data: list) -> dict[int, dict[bytes, int]] | None:
+    """{uid: {b"RFC822.SIZE": n}} from imaplib's untagged FETCH data, or None."""
+    out: dict[int, dict[bytes, int]] = {}
+    for item in data:
+        m = _SIZE.fullmatch(item) if isinstance(item, bytes) else None
+        if m is None:
+            return None
+        uid, size = (m.group(1), m.group(2)) if m.group(1) else (m.group(4), m.group(3))
+        out[int(uid)] = {b"RFC822.SIZE": int(size)}
+    return out
 
 
 def read_bodies(data: list, normalise_times: bool = True) -> dict[int, dict[bytes, object]] | None:

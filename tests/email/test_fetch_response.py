@@ -6,7 +6,7 @@ from imapclient import IMAPClient
 from imapclient.response_parser import parse_fetch_response
 
 from collectors.email import imap
-from collectors.email.fetch_response import read_bodies
+from collectors.email.fetch_response import read_bodies, read_sizes
 
 from .conftest import fixture_files
 
@@ -33,6 +33,12 @@ def test_same_result_as_imapclient_on_dovecot(dovecot, mail_user):
         typ, data = client._imap._command_complete("FETCH", tag)
         typ, data = client._imap._untagged_response(typ, data, "FETCH")
         assert read_bodies(data) is not None
+        assert imap._fetch_sizes(client, uids) == {u: d[b"RFC822.SIZE"] for u, d in
+                                                   client.fetch(uids, ["RFC822.SIZE"]).items()}
+        tag = client._imap._command("UID", "FETCH", f"{uids[0]}:{uids[-1]}", "(RFC822.SIZE)")
+        typ, data = client._imap._command_complete("FETCH", tag)
+        typ, data = client._imap._untagged_response(typ, data, "FETCH")
+        assert read_sizes(data) is not None
         flags = client.get_flags(uids)
         assert not any(b"\\Seen" in f for f in flags.values()), "PEEK must not set \\Seen"
     finally:
@@ -59,3 +65,28 @@ def test_uid_last_shape_and_unusual_shapes():
     for data in unusual:
         assert read_bodies(data) is None, data
     assert read_bodies([]) == {}
+
+
+def test_size_shapes():
+    for data in ([b"1 (UID 7 RFC822.SIZE 1234)", b"2 (UID 9 RFC822.SIZE 5)"], [b"1 (RFC822.SIZE 1234 UID 7)"]):
+        assert read_sizes(data) == _plain(parse_fetch_response(data, True, True))
+    assert read_sizes([b"1 (UID 7 RFC822.SIZE 1234 FLAGS (\\Seen))"]) is None
+    assert read_sizes([(b"1 (UID 7 RFC822.SIZE {4}", b"1234"), b")"]) is None
+
+
+def test_imaplib_debug_output_is_off_unless_logged(dovecot, mail_user):
+    import logging
+    config = {"imap_host": dovecot.host, "imap_port": dovecot.port, "imap_security": "none",
+              "imap_username": mail_user[0], "imap_password": mail_user[1]}
+    client = imap.connect(config)
+    assert client._imap.debug == 0  # no repr() of every message read
+    client.logout()
+    logger = logging.getLogger("imapclient.imaplib")
+    old = logger.level
+    logger.setLevel(logging.DEBUG)
+    try:
+        client = imap.connect(config)
+        assert client._imap.debug == 5  # asked for: IMAPClient's (password-masking) debug log stays
+        client.logout()
+    finally:
+        logger.setLevel(old)
