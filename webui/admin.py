@@ -16,7 +16,7 @@ from inbox.models import ROLES, Account, AuditEvent, CannedReply, User
 from inbox.reply_rules import LIMITS
 from inbox.workflow import WorkflowError
 from webui.app import read_session, web
-from webui.auth import role_required
+from webui.auth import forget, role_required
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -75,15 +75,19 @@ def _target(s, user_id: int) -> User:
 @role_required("admin")
 def set_role(user_id: int):
     role = request.form.get("role", "")
-    return _done(".users_page", lambda s: users.set_role(s, _target(s, user_id), role, by=current_user), "Role changed.")
+    done = _done(".users_page", lambda s: users.set_role(s, _target(s, user_id), role, by=current_user), "Role changed.")
+    forget(user_id)  # after the commit, or a request in between could cache the old row again
+    return done
 
 
 @bp.route("/users/<int:user_id>/active", methods=["POST"])
 @role_required("admin")
 def set_active(user_id: int):
     active = request.form.get("active") == "1"
-    return _done(".users_page", lambda s: users.set_active(s, _target(s, user_id), active, by=current_user),
+    done = _done(".users_page", lambda s: users.set_active(s, _target(s, user_id), active, by=current_user),
                  "User activated." if active else "User deactivated.")
+    forget(user_id)
+    return done
 
 
 @bp.route("/users/<int:user_id>/password", methods=["POST"])

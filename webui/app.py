@@ -88,7 +88,7 @@ def create_app(config: Config | Mapping[str, Any] | None = None, *, overrides: M
         engine.dispose()
         raise ConfigError(f"the database {db.safe_url(cfg.database['url'])} is at schema "
                           f"{current or 'none'}, this version needs {head}: run `replydesk init`")
-    app.extensions["replydesk"] = Web(cfg, engine, db.session_factory(engine), db.reader_factory(engine))
+    app.extensions["replydesk"] = Web(cfg, engine, db.session_factory(engine), _reader(engine))
 
     CSRFProtect(app)
     _login(app)
@@ -98,9 +98,16 @@ def create_app(config: Config | Mapping[str, Any] | None = None, *, overrides: M
     return app
 
 
-def _login(app: Flask) -> None:
-    from inbox.models import User
+def _reader(engine: Engine) -> sessionmaker[Session]:
+    """Read sessions of the pages. On PostgreSQL without a transaction: in
+    READ COMMITTED every statement sees its own snapshot anyway, so BEGIN and
+    ROLLBACK were two round trips a request for nothing."""
+    if engine.dialect.name == "postgresql":
+        return sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False)
+    return db.reader_factory(engine)
 
+
+def _login(app: Flask) -> None:
     lm = LoginManager(app)
     lm.login_view = "auth.login"
     lm.login_message = "Please sign in."
@@ -108,10 +115,9 @@ def _login(app: Flask) -> None:
 
     @lm.user_loader
     def load_user(user_id: str):
-        from webui.auth import Staff
+        from webui.auth import signed_in
 
-        user = read_session().get(User, int(user_id)) if user_id.isdigit() else None
-        return Staff(user) if user is not None and user.active else None
+        return signed_in(user_id)
 
 
 def _blueprints(app: Flask) -> None:
@@ -137,14 +143,17 @@ def _templates(app: Flask) -> None:
         return latest_change_id()
     app.jinja_env.globals["live_since"] = live_since
 
-    @app.context_processor
-    def chrome():
+    def unhealthy_accounts() -> list:
+        """The accounts in the banner of every full page (a function, so the
+        fragments the pages reload do not query them)."""
         from inbox.accounts import unhealthy
 
-        out: dict[str, Any] = {"has_reports": "reports" in app.blueprints}
-        if current_user.is_authenticated:
-            out["unhealthy_accounts"] = unhealthy(read_session())
-        return out
+        return unhealthy(read_session()) if current_user.is_authenticated else []
+    app.jinja_env.globals["unhealthy_accounts"] = unhealthy_accounts
+
+    @app.context_processor
+    def chrome():
+        return {"has_reports": "reports" in app.blueprints}
 
 
 def _hooks(app: Flask) -> None:

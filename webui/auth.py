@@ -7,13 +7,16 @@ however many web processes there are.
 """
 from __future__ import annotations
 
+import threading
+import time
 from functools import wraps
 from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
 from inbox import login_limits
+from inbox.models import User
 from inbox.users import authenticate
 from webui.app import web
 
@@ -44,6 +47,40 @@ class Staff:
 
     def __getattr__(self, name):
         return getattr(self.user, name)
+
+
+# Every request needs its signed-in user, and the pages poll every second:
+# each process keeps the users it loaded for USER_FRESH_SECONDS instead of
+# reading the row on every request. A change made here (role, deactivation,
+# sign-out) takes effect at once in this process (`forget`), in the other
+# web processes within USER_FRESH_SECONDS.
+USER_FRESH_SECONDS = 2.0
+_users_lock = threading.Lock()
+
+
+def signed_in(user_id: str) -> Staff | None:
+    """Flask-Login's user loader: the active user with this id, or None."""
+    if not user_id.isdigit():
+        return None
+    cache = current_app.extensions.setdefault("replydesk_users", {})
+    with _users_lock:
+        hit = cache.get(user_id)
+    if hit is not None and time.monotonic() - hit[0] < USER_FRESH_SECONDS:
+        user = hit[1]
+    else:
+        # A session of its own, closed at once: the cached row is detached,
+        # complete, and never attached to a request's session (threads share it).
+        with web().reader() as s:
+            user = s.get(User, int(user_id))
+        with _users_lock:
+            cache[user_id] = (time.monotonic(), user)
+    return Staff(user) if user is not None and user.active else None
+
+
+def forget(user_id: int) -> None:
+    """Drop a user from this process's cache (after a change to the user)."""
+    with _users_lock:
+        current_app.extensions.setdefault("replydesk_users", {}).pop(str(user_id), None)
 
 
 def role_required(role: str):
@@ -99,6 +136,7 @@ def login():
 @bp.route("/logout", methods=["POST"])
 @login_required
 def logout():
+    forget(current_user.id)
     logout_user()
     flash("Signed out.", "info")
     return redirect(url_for("auth.login"))

@@ -60,7 +60,7 @@ def answer(page, server, shows: str, reply: str) -> None:
     page.wait_for_selector("#reply-text")
     page.fill("#reply-text", reply)
     page.click("#composer button.primary")
-    page.wait_for_selector("text=Reply queued")
+    page.wait_for_selector("#composer >> text=Reply queued")
     page.wait_for_selector(".delivery.state-sent", timeout=20000)  # the thread updates live too
 
 

@@ -82,6 +82,46 @@ def test_sign_in_failures_are_limited_across_processes(db_url, agent):
         a.extensions["replydesk"].engine.dispose()
 
 
+def test_user_changes_take_effect_despite_the_users_cache(db_url, factory, make_user, monkeypatch):
+    """Each process keeps signed-in users for USER_FRESH_SECONDS: a change
+    made through this process holds at once, one made elsewhere (another web
+    process, the command line) within that time."""
+    import time
+
+    from sqlalchemy import update
+
+    import webui.auth
+    from inbox.models import User
+
+    monkeypatch.setattr(webui.auth, "USER_FRESH_SECONDS", 0.5)
+    one, other = create_app(web_config(db_url)), create_app(web_config(db_url))  # two web processes
+    try:
+        make_user("admin@example.com", "admin", "Ann Admin")
+        agent = make_user("agent@example.com", "agent", "Ada Agent")
+        admin, ada, ada_elsewhere = Client(one), Client(one), Client(other)
+        for c, email in ((admin, "admin@example.com"), (ada, "agent@example.com"), (ada_elsewhere, "agent@example.com")):
+            assert c.login(email).status_code == 302
+        assert ada.get("/reports/").status_code == 403
+        admin.post(f"/admin/users/{agent.id}/role", {"role": "manager"})
+        assert ada.get("/reports/").status_code == 200  # this process: at once
+        admin.post(f"/admin/users/{agent.id}/active", {"active": "0"})
+        assert ada.get("/").status_code == 302  # signed out at once
+        time.sleep(0.6)
+        assert ada_elsewhere.get("/").status_code == 302  # the other process: within USER_FRESH_SECONDS
+
+        with factory.begin() as s:  # changed outside any web process
+            s.execute(update(User).where(User.id == agent.id).values(active=True, role="agent"))
+        time.sleep(0.6)
+        assert ada_elsewhere.get("/reports/").status_code == 403  # active again, an agent again
+        with factory.begin() as s:
+            s.execute(update(User).where(User.id == agent.id).values(active=False))
+        time.sleep(0.6)
+        assert ada_elsewhere.get("/").status_code == 302
+    finally:
+        one.extensions["replydesk"].engine.dispose()
+        other.extensions["replydesk"].engine.dispose()
+
+
 def test_logout_is_a_post(client):
     assert client.get("/logout").status_code == 405
     assert client.post("/logout").status_code == 302
