@@ -165,7 +165,7 @@ class Agent(threading.Thread):
             self.since = m.group(1)
         events = json.loads(r.headers.get("HX-Trigger") or "{}")
         changed = events.get("rd-changed") or {}
-        if not conv and changed and (changed.get("list", True) or changed.get("more")
+        if not conv and changed and (changed.get("list", True)
                                      or self.shown.intersection(changed.get("conversations", []))):
             if self.reload_at is None:
                 self.reload_at = max(time.monotonic(), self.last_reload + LIST_EVERY)
@@ -186,7 +186,8 @@ class Agent(threading.Thread):
         self.last_reload = time.monotonic()
         if self.page.startswith("/c/"):
             return
-        r = self.call("GET", self.page)
+        # As htmx asks for it: the list alone (#list), not the whole page.
+        r = self.call("GET", self.page, headers={"HX-Request": "true", "HX-Target": "list"})
         if r is not None and r.status_code == 200:
             self.shown = {int(i) for i in re.findall(r'href="/c/(\d+)"', r.text)}
 

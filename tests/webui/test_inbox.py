@@ -166,6 +166,27 @@ def test_live_feed_tells_a_list_whether_a_change_concerns_it(client, factory, ma
     assert news("status=any&tag=vip")["list"] is True
 
 
+def test_live_feed_names_every_changed_conversation(client, make_account, ingest):
+    """With 100 new messages a second a poll often sees more than a hundred
+    changed conversations; each is named, so a list of "mine" or a search
+    can tell that none of its rows changed instead of reloading to be safe."""
+    acc = make_account("acme-x", "x")
+    ids = ingest(acc, [tweet(str(n), author_id=f"a{n}") for n in range(1, 151)])
+    resp = client.get("/live/changes?since=0&list=1&assignee=mine")
+    changed = json.loads(resp.headers["HX-Trigger"])["rd-changed"]
+    assert changed["conversations"] == ids and len(ids) == 150
+    assert changed["list"] is False and "more" not in changed
+
+
+def test_list_reload_is_the_list_alone(client, make_account, ingest):
+    """A live reload (htmx, HX-Target: list) gets the list without the
+    filter bar or the page around it."""
+    ingest(make_account("acme-x", "x"), [tweet("1")])
+    part = client.get("/", headers={"HX-Request": "true", "HX-Target": "list"}).get_data(as_text=True)
+    assert part.lstrip().startswith('<section id="list"') and 'href="/c/1"' in part
+    assert "<html" not in part and 'id="filters"' not in part
+
+
 def test_unhealthy_account_banner(client, factory, make_account):
     from datetime import timedelta
 

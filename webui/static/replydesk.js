@@ -128,7 +128,7 @@
     const d = ev.detail || {};
     const shown = new Set(rows().map(function (r) { return r.dataset.id; }));
     const mine = (d.conversations || []).some(function (id) { return shown.has(String(id)); });
-    if (d.list !== false || d.more || mine) reloadList();
+    if (d.list !== false || mine) reloadList();
     if (d.counts !== false) reloadCounts();
   });
 
