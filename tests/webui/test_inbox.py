@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import select, update
 
 from inbox import workflow
-from inbox.inbox_list import PAGE, ListFilters, counts, list_conversations
+from inbox.inbox_list import PAGE, ListFilters, count_mine, counts, list_conversations
 from inbox.models import Conversation, User
 from tests.webui.conftest import tweet
 
@@ -97,6 +98,14 @@ def test_counts(client, factory, make_account, ingest):
     html = client.get("/inbox/counts").get_data(as_text=True)
     assert re.search(r"Open <span class=\"count\">4</span>", html)
     assert re.search(r"Mine <span class=\"count\">1</span>", html)
+    with factory.begin() as s:  # pending counts as active, snoozed does not
+        workflow.set_status(s, s.get(Conversation, 3), "pending", by=agent)
+        workflow.set_status(s, s.get(Conversation, 1), "snoozed", by=agent,
+                            snooze_until=datetime.now(timezone.utc) + timedelta(hours=1))
+        c = counts(s, user_id=agent.id)
+        assert count_mine(s, user_id=agent.id) == 0
+    assert (c.open, c.pending, c.snoozed, c.mine, c.unassigned, c.awaiting) == (2, 1, 1, 0, 3, 3)
+    assert c.by_account == {acc.id: 2}
 
 
 def test_live_feed_announces_changes(client, factory, make_account, ingest):
