@@ -12,10 +12,11 @@ What runs, all real processes talking HTTP and SQL:
 - --agents simulated agents, each a thread with its own session: they sign
   in (a real password check), list, filter, search, open conversations and
   reply, waiting 2-6 s between actions; and, as the pages do in a browser,
-  poll /live/changes every second, reload the list when it says something
-  changed (with messages streaming in: about every second) and send the
-  presence heartbeat every 4 s on an open conversation. Every 50th action
-  signs out and in again.
+  poll /live/changes every second, reload the list (the list alone, as
+  htmx asks for it) when that says a change concerns it, at most every
+  1.5 s, and its counts at most every 5 s, and send the presence heartbeat
+  every 4 s on an open conversation. Every 50th action signs out and in
+  again.
 
 The load generator is a small threaded Python program rather than locust:
 locust is not installable on these machines, and its gevent runtime would

@@ -48,6 +48,7 @@ def main() -> None:
         latest = s.scalar(select(func.max(Change.id))) or 0
     cases = {
         "list": lambda: ("GET", "/"),
+        "list, live reload": lambda: ("GET", "/", {"HX-Target": "list"}),  # htmx asks for #list alone
         "filter": lambda: ("GET", "/?" + rng.choice(FILTERS + [f"tag={rng.choice(TAGS)}&status=any"])),
         "search": lambda: ("GET", f"/?status=any&q={rng.choice(WORDS)}"),
         "open conversation": lambda: ("GET", f"/c/{rng.choice(convs)}"),
@@ -60,9 +61,10 @@ def main() -> None:
     for kind, make in cases.items():
         walls, cpus = [], []
         for i in range(RUNS + 3):
-            method, path = make()
+            method, path, *extra = make()
             w, c = time.perf_counter(), time.process_time()
-            resp = client.open(path, method=method, headers={"X-CSRFToken": csrf, "HX-Request": "true"})
+            resp = client.open(path, method=method,
+                               headers={"X-CSRFToken": csrf, "HX-Request": "true", **(extra[0] if extra else {})})
             wall, cpu = (time.perf_counter() - w) * 1000, (time.process_time() - c) * 1000
             assert resp.status_code in (200, 204), (path, resp.status_code)
             if i >= 3:
