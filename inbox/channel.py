@@ -73,6 +73,12 @@ class InboundItem:
     # ingest uses it when it came from the scorer ingest would use.
     scored: Any = None
 
+    @property
+    def from_customer(self) -> bool:
+        """Written by a customer: not our own, not a bounce or auto-reply.
+        Only these wait for a reply, reopen a conversation and get sentiment."""
+        return not self.from_self and self.auto is None
+
     def replace(self, **changes: Any) -> "InboundItem":
         return dataclasses.replace(self, **changes)
 

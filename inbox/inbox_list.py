@@ -252,7 +252,7 @@ def counts(session: Session, *, user_id: int | None, account_id: int | None = No
         if status != SNOOZED:
             out.unassigned += unassigned
             out.awaiting += awaiting
-            out.mine += mine if user_id else 0
+            out.mine += mine  # 0 with no user: no assignee has id -1
     closed = select(c.id).where(c.status == CLOSED, c.merged_into_id.is_(None), *within).limit(COUNT_CAP + 1).subquery()
     n = session.scalar(select(func.count()).select_from(closed)) or 0
     out.closed, out.closed_capped = min(n, COUNT_CAP), n > COUNT_CAP

@@ -40,7 +40,7 @@ from inbox.models import (
     Conversation, Cursor, Message, utcnow,
 )
 from inbox.subjects import subject_key
-from inbox.tagging import sentiment_text, tagged
+from inbox.tagging import sentiment_text
 
 log = logging.getLogger(__name__)
 
@@ -171,17 +171,17 @@ def _store_new(session: Session, bulk: Bulk, account: Account, items: list[Inbou
         elif isinstance(conv, _NewConversation):
             if conv.contact_id is None:
                 conv.contact_id = contact_id
-            if not item.from_self and item.auto is None:
+            if item.from_customer:
                 conv.closed = False
         by_ref[_ext(item)] = conv
         conv_of.append(conv)
-        if isinstance(conv, int) and not item.from_self and item.auto is None:
+        if isinstance(conv, int) and item.from_customer:
             reopen.add(conv)
 
     assessments = _assess(account, items, contacts)
     added: dict[int | _NewConversation, list[Fact]] = {}
     for item, conv, a in zip(items, conv_of, assessments):
-        customer = not item.from_self and item.auto is None
+        customer = item.from_customer
         added.setdefault(conv, []).append(Fact(
             OUTBOUND if item.from_self else INBOUND, item.auto, item.created_at, item.from_self,
             a.urgency if a else None, a.label if a else None,
@@ -239,7 +239,7 @@ def _subject_candidates(bulk: Bulk, account_id: int, items: list[InboundItem],
     pairs: set[tuple[int, str]] = set()
     since = None
     for item in items:
-        if item.thread_by_subject and not item.from_self and item.auto is None:
+        if item.thread_by_subject and item.from_customer:
             key = subject_key(item.subject)
             if key is not None:
                 pairs.add((contacts[item.author_id][0], key))
@@ -315,7 +315,7 @@ def _assess(account: Account, items: list[InboundItem], contacts: dict[str, list
     picked, texts, langs, contexts, scored = [], [], [], [], []
     last_seen = {a: v[1] for a, v in contacts.items()}
     for n, item in enumerate(items):
-        if not tagged(item):
+        if not item.from_customer:
             continue
         prev = last_seen.get(item.author_id)
         repeat = prev is not None and timedelta(0) < item.created_at - prev <= REPEAT_WINDOW
@@ -473,7 +473,7 @@ def _link_contacts(bulk: Bulk, items: list[InboundItem], conv_of: list, contacts
     latest: dict[int, datetime] = {}
     first_contact: dict[int, int] = {}
     for item, conv in zip(items, conv_of):
-        if item.from_self or item.auto is not None:
+        if not item.from_customer:
             continue
         cid, prev = contacts[item.author_id]
         if (prev is None or item.created_at > prev) and item.created_at > latest.get(cid, item.created_at - timedelta(1)):

@@ -15,17 +15,13 @@ from .channel import InboundItem
 SENTIMENT_CHARS = 2000
 
 
-def tagged(item: InboundItem) -> bool:
-    return not item.from_self and item.auto is None
-
-
 def sentiment_text(item: InboundItem) -> str:
     return (item.new_text or item.text or "")[:SENTIMENT_CHARS]
 
 
 def prescore(items: list[InboundItem]) -> None:
     """Set `scored` on the items ingest will tag."""
-    picked = [item for item in items if tagged(item)]
+    picked = [item for item in items if item.from_customer]
     if picked:
         for item, scored in zip(picked, sentiment.score_many([sentiment_text(i) for i in picked],
                                                              langs=[i.lang for i in picked])):

@@ -27,10 +27,9 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from imapclient import IMAPClient
-from imapclient.imapclient import SENT
 from imapclient import exceptions as imap_exc
+from imapclient.imapclient import SENT, join_message_ids
 from imapclient.response_parser import parse_fetch_response
-from imapclient.imapclient import join_message_ids
 
 from inbox.channel import AuthFailed, ChannelError, Rejected, Transient
 

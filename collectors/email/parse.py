@@ -31,7 +31,7 @@ MAX_REFERENCES = 50
 MAX_SUBJECT_CHARS = 998  # RFC 5322's line limit; longer is junk, and lists show a line
 SYNTHETIC_DOMAIN = "@replydesk.invalid"
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
-PARSER = FastParser(POLICY)  # the stdlib's tree, built faster for well-formed mail
+MIME_PARSER = FastParser(POLICY)  # the stdlib's tree, built faster for well-formed mail (headers.PARSER is the stdlib's)
 
 
 def synthetic_id(raw: bytes) -> str:
@@ -88,7 +88,7 @@ def parse_message(raw: bytes, *, own_addresses: frozenset[str] | set[str] = froz
 
 
 def _parse(raw: bytes, own: frozenset[str], cap: int, received_at: datetime | None,
-           parser=PARSER) -> InboundItem:
+           parser=MIME_PARSER) -> InboundItem:
     msg = parser.parsebytes(raw)
     defects: list[str] = long_headers(msg)
 
