@@ -5,9 +5,9 @@ batch path. Most customer texts here are plainly English, so a cheap check
 runs first: the text's words are looked up in a list of common English
 words and in lists of common words of other languages. Only a text that
 this check cannot settle (few known words, foreign words, letters outside
-ASCII) goes to py3langid. The check only ever answers "English"; it never
-guesses another language and never calls foreign text English when a
-foreign function word or letter is in it.
+ASCII in more than one word) goes to py3langid. The check only ever
+answers "English"; it never guesses another language and never calls
+foreign text English when a foreign function word is in it.
 """
 from __future__ import annotations
 
@@ -62,8 +62,13 @@ def quick_english(text: str, tokens: list[str]) -> bool | None:
     """True when the text is plainly English; None when unsure.
 
     `tokens` are those of sentiment.text.tokenize(text)."""
-    if not text.isascii() and any(c.isalpha() for c in text if c > "\x7f"):
-        return None  # letters outside ASCII: let the detector decide
+    # Letters outside ASCII: one word of them (a name signing an English
+    # email: Zoë, Tomás) is allowed with plenty of English around it; more,
+    # and the detector decides.
+    odd = 0 if text.isascii() else sum(1 for w in text.split() if not w.isascii() and
+                                       any(c.isalpha() and not c.isascii() for c in w))
+    if odd > 1:
+        return None
     english = foreign = words = 0
     for w in tokens:
         if w in ENGLISH:  # every one of them starts with a letter
@@ -75,7 +80,7 @@ def quick_english(text: str, tokens: list[str]) -> bool | None:
                 foreign += 1
     if not words:
         return None
-    if 2 * english < words:
+    if 2 * english < words or (odd and (english < 5 or foreign)):
         return None
     if foreign == 0 or (english >= 3 and english >= 4 * foreign):
         return True

@@ -34,6 +34,22 @@ def test_quick_english(text):
 
 
 @pytest.mark.parametrize("text", [
+    "Hello,\n\nmy parcel has not arrived and the tracking has not moved since Monday.\n\nThanks,\nZoë",
+    "Hi, I was charged twice for the same order, please help. Tomás",
+])
+def test_one_name_with_accents_in_an_english_text_is_still_english(text):
+    assert lang.quick_english(text, tokenize(text)) is True
+
+
+@pytest.mark.parametrize("text", [
+    "Olá, meu pedido ainda não chegou", "Dzień dobry, moje zamowienie nie dotarlo",
+    "Please help, prosím, nefunguje to", "thanks Zoë and Tomás",
+])
+def test_accented_text_with_foreign_or_few_english_words_goes_to_the_detector(text):
+    assert lang.quick_english(text, tokenize(text)) is None
+
+
+@pytest.mark.parametrize("text", [
     "quero meu dinheiro de volta", "nie dziala aplikacja", "Hola, necesito ayuda con mi pedido",
     "Ich habe ein Problem mit meiner Bestellung", "zrušit objednávku", "merci pour votre aide",
 ])
