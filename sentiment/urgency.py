@@ -61,11 +61,7 @@ def _pieces(phrase: str) -> list[str]:
     return out
 
 
-def _phrase_regex(phrase: str) -> str:
-    return "".join(_pieces(phrase))
-
-
-def _trie_regex(phrases: list[str]) -> str:
+def _trie_regex(phrases: list[str] | tuple[str, ...]) -> str:
     """All phrases in one alternation shaped as a trie on their first letters,
     so the regex engine tries one branch per position instead of every phrase."""
     trie: dict = {}
@@ -108,7 +104,7 @@ def _compile(raw: dict, where: str) -> Rule:
     if phrases is not None:
         if not isinstance(phrases, list) or not phrases or not all(isinstance(p, str) and p.strip() for p in phrases):
             raise RulesError(f"{where}: phrases must be a non-empty list of strings")
-        pattern = re.compile(r"\b(?:" + "|".join(_phrase_regex(p) for p in phrases) + r")\b")
+        pattern = re.compile(r"\b" + _trie_regex(phrases) + r"\b")
         return Rule(raw["name"], weight, tuple(phrases), pattern=pattern)
     if when not in SIGNALS:
         raise RulesError(f"{where}: when = {when!r} is not one of {', '.join(SIGNALS)}")
@@ -141,10 +137,11 @@ class RuleSet:
     def __init__(self, rules: list[Rule]) -> None:
         self.rules = rules
         phrase_rules = [r for r in rules if r.phrases]
-        # One pass finds whether any phrase is present at all (most texts
-        # have none); only then is each rule's own pattern tried.
+        # One pass over the text finds every place where some phrase starts
+        # (a lookahead, so overlapping ones too; most texts have none); each
+        # rule's own pattern is then tried only at those places.
         all_phrases = [p for r in phrase_rules for p in r.phrases]
-        self._any = re.compile(r"\b" + _trie_regex(all_phrases) + r"\b") if all_phrases else None
+        self._starts = re.compile(r"(?=\b" + _trie_regex(all_phrases) + r"\b)") if all_phrases else None
         self._phrase_rules = phrase_rules
 
     @classmethod
@@ -168,9 +165,12 @@ class RuleSet:
 
     def phrase_hits(self, folded: str) -> set[str]:
         """Names of the phrase rules whose phrases appear in folded text."""
-        if self._any is None or not self._any.search(folded):
+        if self._starts is None:
             return set()
-        return {r.name for r in self._phrase_rules if r.pattern.search(folded)}
+        starts = [m.start() for m in self._starts.finditer(folded)]
+        if not starts:
+            return set()
+        return {r.name for r in self._phrase_rules if any(r.pattern.match(folded, at) for at in starts)}
 
     def evaluate(self, text: str, label: str, score: float, context: dict[str, Any] | None,
                  brand_names: tuple[str, ...]) -> tuple[int, list[str]]:

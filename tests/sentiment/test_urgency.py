@@ -37,6 +37,23 @@ def test_phrases_need_whole_words():
     assert rules.phrase_hits("the best of shows") == set()
 
 
+def test_phrase_hits_are_every_rule_whose_pattern_is_anywhere_in_the_text(tmp_path):
+    # phrase_hits looks for each rule only where some phrase starts; this is
+    # the plain definition it must agree with, overlapping phrases included.
+    own = tmp_path / "rules.toml"
+    own.write_text('[[rule]]\nname = "twice"\nweight = 5\nphrases = ["twice on", "on my card"]\n'
+                   '[[rule]]\nname = "card"\nweight = 5\nphrases = ["my card*", "card statement"]\n')
+    texts = ["I was charged twice on my card statement, please refund and cancel", "charged twice on",
+             "on my cards", "twice on my card", "nothing here", "cancel? refund! outage, hacked; lawyer",
+             "my card statement says twice", "refundrefund refund", "tomorrow is down is down", "on my card"]
+    for rules in (RuleSet.load(), RuleSet.load(own)):
+        for text in texts:
+            folded = text.lower()
+            assert rules.phrase_hits(folded) == {r.name for r in rules.rules
+                                                  if r.pattern and r.pattern.search(folded)}, text
+    assert RuleSet.load(own).phrase_hits("on my card") >= {"twice", "card"}
+
+
 def test_calm_text_has_no_urgency():
     a = analyze("Thanks, the new update looks nice")
     assert (a.urgency, a.reasons) == (0, [])
