@@ -1,10 +1,10 @@
 """Parsing in other processes, for first syncs and resyncs of big mailboxes.
 
-MIME parsing with the stdlib is pure Python and the slowest step of a sync
-(about 1-2 ms a message, more than fetching and storing together), so a
-large sync parses chunk k+1 in a process pool while the worker stores
-chunk k. Small polls parse inline: starting processes costs more than it
-saves below a few hundred messages.
+MIME parsing is pure Python and, with the text half of sentiment, the
+largest step of a sync (about 0.3 ms a message, more than storing), so a
+large sync parses the next chunks in a process pool while the worker
+stores the current one. Small polls parse inline: starting processes
+costs more than it saves below a few hundred messages.
 
 Processes come from a forkserver, not fork: the worker has threads (the
 scheduler, IDLE listeners), and forking a threaded process can copy a lock
@@ -32,6 +32,8 @@ from .parse import parse_message
 
 PARALLEL_FROM = 1000  # messages in one fetch before a pool is worth starting
 SLICE = 100  # messages per task: small enough to spread, large enough to amortise pickling
+AHEAD = 2  # chunks fetched and parsing while one is stored, so the parsers never wait for work
+NICE = 5  # parsers' niceness, added to the worker's
 # At most this many parser processes; REPLYDESK_PARSE_PROCESSES=1 parses inline always.
 MAX_PROCESSES = int(os.environ.get("REPLYDESK_PARSE_PROCESSES") or 4)
 
@@ -56,6 +58,9 @@ def _start_parser(owner: int | None = None, scoring: dict | None = None) -> None
     # nothing and cost a sixth of the time.
     gc.freeze()
     gc.set_threshold(100_000, 50, 50)
+    # Parsers work ahead of the process that stores, which sets the pace: it
+    # (and the web UI, sending replies) comes first when the cores are busy.
+    os.nice(NICE)
     if owner is not None:
         threading.Thread(target=_exit_with, args=(owner,), name="parser-owner-watch", daemon=True).start()
     if scoring is not None:
@@ -74,6 +79,10 @@ def _exit_with(owner: int, every: float = 1.0) -> None:
             os._exit(0)
 
 
+def _started() -> bool:
+    return True
+
+
 def processes() -> int:
     try:
         available = len(os.sched_getaffinity(0))
@@ -88,9 +97,18 @@ class ParsePool:
     def __init__(self, own_addresses: frozenset[str], cap: int):
         self.own, self.cap = own_addresses, cap
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["collectors.email.parse", "inbox.tagging"])
+        # "__main__" too: else each process runs the main script again (the
+        # worker's command-line module and everything it imports) as it starts.
+        context.set_forkserver_preload(["__main__", "collectors.email.preload"])
         self.executor = ProcessPoolExecutor(processes(), mp_context=context, initializer=_start_parser,
                                             initargs=(os.getpid(), sentiment.scoring()))
+        self._started = self.executor.submit(_started)
+
+    @property
+    def ready(self) -> bool:
+        """Whether a parser process is up (or the pool failed: submit then
+        parses inline). Starting takes about half a second."""
+        return self._started.done()
 
     def submit(self, raws: Sequence[Raw]) -> Callable[[], list[InboundItem]]:
         futures: list[tuple[Sequence[Raw], Future | None]] = []
@@ -117,8 +135,9 @@ class ParsePool:
 
 def parse_chunks(chunks: Iterable[C], raws: Callable[[C], Sequence[Raw]], total: Callable[[C], int],
                  own_addresses: frozenset[str], cap: int) -> Iterator[tuple[C, list[InboundItem]]]:
-    """(chunk, parsed items) for each chunk, in order. With a pool, chunk
-    k+1 is fetched and parsing while the caller stores chunk k."""
+    """(chunk, parsed items) for each chunk, in order. With a pool, chunks
+    k+1 and k+2 are fetched and parsing while the caller stores chunk k;
+    until its processes are up, chunks are parsed here."""
     pool: ParsePool | None = None
     pending: deque[tuple[C, Callable[[], list[InboundItem]]]] = deque()
     try:
@@ -126,9 +145,11 @@ def parse_chunks(chunks: Iterable[C], raws: Callable[[C], Sequence[Raw]], total:
             if pool is None and total(chunk) >= PARALLEL_FROM and processes() > 1:
                 pool = ParsePool(own_addresses, cap)
             part = raws(chunk)
-            pending.append((chunk, pool.submit(part) if pool else
-                            (lambda part=part: parse_slice(part, own_addresses, cap))))
-            while len(pending) > (1 if pool else 0):
+            if pool is not None and pool.ready:
+                pending.append((chunk, pool.submit(part)))
+            else:  # no pool for a sync this small, or its processes are still starting: parse here
+                pending.append((chunk, lambda items=parse_slice(part, own_addresses, cap): items))
+            while len(pending) > (AHEAD if pool else 0):
                 done, result = pending.popleft()
                 yield done, result()
         while pending:

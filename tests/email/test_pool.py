@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import sentiment
-from collectors.email.pool import ParsePool
+from collectors.email.pool import ParsePool, parse_chunks
 from inbox.tagging import sentiment_text
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,6 +36,25 @@ def test_parser_processes_score_sentiment_with_the_workers_scorer():
         here = sentiment.score_many([sentiment_text(i) for i in items])
         assert [i.scored for i in items] == here
     sentiment.configure(scorer="default")
+
+def test_chunks_are_parsed_here_until_the_parser_processes_are_up():
+    chunks = [[_mail(c * 1000 + n, "Where is my parcel?") for n in range(400)] for c in range(4)]
+
+    def fetched():
+        for n, chunk in enumerate(chunks):
+            yield chunk
+            if n == 0:
+                time.sleep(3)  # the pool started with chunk 0 is up by the time chunk 1 comes
+
+    got = list(parse_chunks(fetched(), lambda c: c, lambda c: 1600, frozenset(), 1000))
+    assert [c for c, _ in got] == chunks  # every chunk, in order
+    assert [[i.external_id for i in items] for _, items in got] == \
+        [[f"p{c * 1000 + n}@example.org" for n in range(400)] for c in range(4)]
+    # Chunk 0 was parsed in this process (sentiment is then scored at ingest);
+    # the rest by the parser processes, which score it ahead.
+    assert all(i.scored is None for i in got[0][1])
+    assert all(i.scored is not None for _, items in got[1:] for i in items)
+
 
 # A stand-in worker: starts a parse pool, makes sure its processes are up,
 # prints their pids and waits to be killed.
