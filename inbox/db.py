@@ -1,8 +1,8 @@
 """Engines, sessions and the schema (Alembic).
 
 SQLite is the embedded default: WAL mode so the web process reads while the
-worker writes, a busy timeout instead of "database is locked" errors, and
-foreign keys on. PostgreSQL is reached through psycopg 3.
+worker writes (its checkpoints in a thread, see inbox/wal.py), a busy
+timeout instead of "database is locked" errors, and foreign keys on. PostgreSQL is reached through psycopg 3.
 """
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from pathlib import Path
 from sqlalchemy import create_engine, event, inspect
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
+
+from . import wal
 
 log = logging.getLogger(__name__)
 
@@ -30,9 +32,15 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     url = normalise_url(url)
     u = make_url(url)
     if u.get_backend_name() == "sqlite":
+        connect_args: dict = {"timeout": 30, "check_same_thread": False}
         if u.database and u.database != ":memory:":
-            Path(u.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, echo=echo, connect_args={"timeout": 30, "check_same_thread": False})
+            path = Path(u.database).expanduser()
+            path.parent.mkdir(parents=True, exist_ok=True)
+            checkpointer = wal.Checkpointer(str(path))
+            connect_args["factory"] = wal.connection_class(checkpointer)
+        engine = create_engine(url, echo=echo, connect_args=connect_args)
+        if "factory" in connect_args:
+            event.listen(engine, "engine_disposed", lambda _engine: checkpointer.stop())
         event.listen(engine, "connect", _sqlite_pragmas)
         # pysqlite defers BEGIN until the first write, and in WAL mode a
         # transaction that read and then writes after another writer
@@ -54,6 +62,8 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.execute("PRAGMA busy_timeout=30000")
     cur.execute("PRAGMA cache_size=-65536")  # 64 MiB page cache
     cur.execute("PRAGMA temp_store=MEMORY")
+    if isinstance(dbapi_conn, wal.CheckpointedConnection):
+        wal.pragmas(cur)
     cur.close()
 
 
