@@ -7,7 +7,9 @@ What it reads in a text (its tokens, from sentiment.text):
 - **negation**: a word after a negator ("not", "never", "don't", ...) up to
   the next clause mark (. , ; : ! ? "but" or an emoticon) is a different
   word: "good" in "not very good" is read as ``good_neg``;
-- **words and word pairs** ("not", "good_neg", "not very"), each counted once;
+- **words and word pairs** ("not", "good_neg", "not very"), each counted once
+  (a word's weight includes what training learnt for its word vector: see
+  sentiment/vectors.py);
 - **character n-grams** (2 to 5 letters) of every word, hashed into a fixed
   number of buckets, so misspelt, elongated and unseen forms of a known
   word ("gr8t", "lovee", "#lovethis") still count;

@@ -10,6 +10,12 @@ default twitter-2016devtest is held out: it is the dev set the figures are
 measured on, and nothing is ever trained on it). ``--extra`` files use the
 same format (see sentiment/corrections.py) and are always trained on.
 
+Word vectors: each vocabulary word also gets a 100-number vector from the
+words near it in the training texts (sentiment/vectors.py); the texts'
+summed vectors are columns of their own during training, and the weights
+they get are folded into the words' weights afterwards, so the model file
+and scoring are unchanged by them (``--vectors 0`` leaves them out).
+
 Decision offsets: the model is first trained once per calibration file
 (twitter-2016dev, twitter-2016train, twitter-2015test when they are in the
 training data; ``--calibrate FILE`` names others, ``--calibrate none``
@@ -42,6 +48,7 @@ from . import dataset
 from .model import (DEFAULT_PATH, LABELS, LEXICON_FEATURES, LinearModel, base_word, char_grams, has_grams,
                     lexicon_row, negate, valence)
 from .text import tokenize
+from .vectors import word_vectors
 
 CALIBRATION_FILES = ("twitter-2016dev-A.tsv", "twitter-2016train-A.tsv", "twitter-2015test-A.tsv")
 
@@ -165,10 +172,10 @@ def _in_files(rows, min_files: int) -> set:
 
 def fit(examples: list[dataset.Example], *, seed: int = 0, min_df: int = 2, c: float = 0.3,
         buckets: int = 2 ** 18, grams: tuple[int, int] = (2, 5), tol: float = 1e-3, min_files: int = 4,
-        nb: bool = True,
+        nb: bool = True, vectors: int = 100, window: int = 5,
         offsets: tuple[float, float, float] = (0.0, 0.0, 0.0), log=print) -> LinearModel:
     """Fit a model on examples; deterministic for the same input and seed."""
-    from scipy.sparse import diags, hstack
+    from scipy.sparse import csr_matrix, diags, hstack
     from sklearn.linear_model import LogisticRegression
 
     lexicon = vader_lexicon()
@@ -199,7 +206,16 @@ def fit(examples: list[dataset.Example], *, seed: int = 0, min_df: int = 2, c: f
     blocks = [xw @ diags(r[:, k]) for k in range(3)]
     if buckets:
         blocks.append(xg)
-    x = hstack(blocks + [lex]).tocsr()
+    # Word vectors from these texts (sentiment.vectors): the text's known
+    # words' vectors summed with the word block's 1/sqrt(n) scaling, so the
+    # weights they get fold into the words' own below.
+    n_tok = len(design.tokens)
+    if vectors:
+        ids = [[design.index.get(t, -1) for t in m] for m in marked]
+        emb = word_vectors(ids, n_tok, dim=vectors, window=window, seed=seed)
+    else:
+        emb = np.zeros((n_tok, 0))
+    x = hstack(blocks + [lex, csr_matrix(np.asarray(xw[:, :n_tok] @ emb))]).tocsr()
     clf = LogisticRegression(C=c, class_weight="balanced", max_iter=5000, tol=tol, random_state=seed)
     clf.fit(x, y)
     n = xw.shape[1]
@@ -208,8 +224,8 @@ def fit(examples: list[dataset.Example], *, seed: int = 0, min_df: int = 2, c: f
     at = 3 * n
     gram_w = coef[at:at + buckets] if buckets else np.zeros((0, 3))
     at += buckets if buckets else 0
-    lexicon_w = coef[at:]
-    n_tok = len(design.tokens)
+    lexicon_w = coef[at:at + len(LEXICON_FEATURES)]
+    word[:n_tok] += emb @ coef[at + len(LEXICON_FEATURES):]
     # Round once, as the file stores them, so figures and probe labels are
     # those of the shipped model.
     f16 = lambda a: np.asarray(a, dtype=np.float16).astype(np.float32)  # noqa: E731
@@ -217,7 +233,7 @@ def fit(examples: list[dataset.Example], *, seed: int = 0, min_df: int = 2, c: f
                         lexicon_w.astype(np.float32),
                         (clf.intercept_ + np.asarray(offsets)).astype(np.float32), lexicon,
                         {"seed": seed, "min_df": min_df, "min_files": min_files, "C": c, "tol": tol,
-                         "buckets": buckets,
+                         "buckets": buckets, "word_vectors": {"dim": emb.shape[1], "window": window},
                          "char_ngrams": list(grams), "offsets": [round(float(o), 4) for o in offsets],
                          "n_train": len(examples), "labels": list(LABELS),
                          "lexicon": "VADER 3.3.2 (vaderSentiment, MIT)"})
@@ -310,6 +326,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="keep words and pairs found in at least this many of the training files")
     ap.add_argument("-C", type=float, default=0.3, help="inverse regularisation strength")
     ap.add_argument("--buckets", type=int, default=2 ** 18, help="character n-gram buckets (0: none)")
+    ap.add_argument("--vectors", type=int, default=100,
+                    help="size of the word vectors learnt from the training texts (0: none)")
     ap.add_argument("--calibrate", action="append", default=None,
                     help=f"training file left out in turn to set the decision offsets (repeatable; default "
                          f"{', '.join(CALIBRATION_FILES)}; 'none' for no offsets)")
@@ -321,7 +339,8 @@ def main(argv: list[str] | None = None) -> int:
         train += [dataclasses.replace(e, source="extra:" + e.source) for e in dataset.read_tsv(path)]
     started = time.perf_counter()
     files = tuple(f for f in (args.calibrate or CALIBRATION_FILES) if f != "none")
-    kw = dict(seed=args.seed, min_df=args.min_df, min_files=args.min_files, c=args.C, buckets=args.buckets)
+    kw = dict(seed=args.seed, min_df=args.min_df, min_files=args.min_files, c=args.C, buckets=args.buckets,
+              vectors=args.vectors)
     offsets, figures = calibrate(train, files, **kw)
     model = fit(train, offsets=offsets, **kw)
     model.meta["calibration"] = figures

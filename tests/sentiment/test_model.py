@@ -125,3 +125,33 @@ def test_dataset_reader_evens_out_the_files(tmp_path):
     assert rows[1].text == "a text that runs over a line"
     assert dataset.macro_recall(["positive", "negative", "neutral", "neutral"],
                                 ["positive", "neutral", "neutral", "neutral"]) == pytest.approx(2 / 3)
+
+
+def test_word_vectors_put_words_used_alike_together():
+    """Vectors from the training texts alone: words that keep the same
+    company get near vectors; the same texts give the same vectors."""
+    from sentiment.vectors import word_vectors
+    words = ["good", "great", "bad", "awful", "movie", "day", "service", "food", "so", "very"]
+    ids = {w: i for i, w in enumerate(words)}
+    texts = []
+    for n in range(40):
+        praise, blame = ("good", "great")[n % 2], ("bad", "awful")[n % 2]
+        thing = ("movie", "day", "service", "food")[(n // 2) % 4]
+        texts.append(["so", praise, thing])
+        texts.append(["very", blame, thing, "unknown-word"])
+    seqs = [[ids.get(t, -1) for t in t_] for t_ in texts]
+    e = word_vectors(seqs, len(words), dim=4, window=2)
+    assert e.shape == (len(words), 4)
+    np.testing.assert_allclose(np.linalg.norm(e, axis=1), 1.0, atol=1e-6)
+    cos = e @ e.T
+    assert cos[ids["good"], ids["great"]] > cos[ids["good"], ids["bad"]]
+    assert cos[ids["bad"], ids["awful"]] > cos[ids["bad"], ids["great"]]
+    np.testing.assert_array_equal(e, word_vectors(seqs, len(words), dim=4, window=2))
+
+
+def test_word_vector_weights_fold_into_the_words():
+    """Training with word vectors leaves the model additive: its own scores
+    are scikit-learn's for the training texts (the fit logs the agreement)."""
+    said = []
+    train.fit(_examples(), seed=0, vectors=4, log=said.append)
+    assert any("agreement with scikit-learn after float16 rounding: 1.0000" in s for s in said)
