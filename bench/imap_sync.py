@@ -15,7 +15,12 @@
    time from the server accepting it to the row being in the database is
    taken, over several messages.
 
-    python bench/imap_sync.py --messages 10000
+    python bench/imap_sync.py --messages 10000 [--rounds 5]
+
+With --rounds N the mbsync and Replydesk syncs are repeated N times on
+the same mailbox and the spread of both rates and of their ratio within
+a round is printed: both vary by a fifth or more from run to run on a
+small VM (mbsync's with the disk's fsync time).
 """
 from __future__ import annotations
 
@@ -202,6 +207,9 @@ def main() -> None:
     ap.add_argument("--polls", type=int, default=50, help="empty polls to time")
     ap.add_argument("--idle", type=int, default=20, help="messages delivered while IDLE is on")
     ap.add_argument("--no-mbsync", action="store_true")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="repeat the mbsync and replydesk syncs (both rates vary from run to run); "
+                         "parsing inline, empty polls and IDLE are measured once")
     ap.add_argument("--profile", type=int, default=0, metavar="N",
                     help="print the N functions each sync spends most time in (slows it)")
     ap.add_argument("--child", help=argparse.SUPPRESS)
@@ -209,6 +217,8 @@ def main() -> None:
     if args.child:
         print(json.dumps(child(json.loads(args.child))))
         return
+    if args.rounds > 1 and args.db:
+        ap.error("--rounds needs a fresh database each round: leave out --db (SQLite files are made)")
 
     with Dovecot() as dovecot, tempfile.TemporaryDirectory() as tmp:
         user, password = dovecot.new_user()
@@ -219,38 +229,57 @@ def main() -> None:
         append_s = time.perf_counter() - t0
         del raws
         print(f"mailbox: {args.messages} messages, {size / 1e6:.1f} MB, appended in {append_s:.1f} s")
-        ref = {}
         if not args.no_mbsync:
             find_mbsync()
-            for fsync in (True, False):
-                r = ref[fsync] = run_mbsync(dovecot, user, password, fsync)
-                print(f"mbsync (FSync {'yes, its default' if fsync else 'no'}): {r['messages']} messages in "
-                      f"{r['seconds']:.2f} s = {r['per_s']:,.0f} messages/s, CPU {r['cpu_ms']:.2f} ms/message")
         account = {"name": "bench", "kind": "email", "address": "support@acme.test", "imap_host": dovecot.host,
                    "imap_port": dovecot.port, "imap_security": "none", "imap_username": user,
                    "imap_password": password, "initial_days": 36500, "smtp_host": "127.0.0.1",
                    "smtp_security": "none", "poll_seconds": 60.0}
-        runs = {}
-        # Once parsing inline (all CPU in one process, so it can be counted), once
-        # as the worker does it (a pool of parser processes for a sync this big).
-        for mode, env, last in (("inline", {"REPLYDESK_PARSE_PROCESSES": "1"}, False), ("pool", {}, True)):
-            db_url = (args.db if last else None) or f"sqlite:///{tmp}/inbox-{mode}.db"
-            spec = {"db": db_url, "polls": args.polls if last else 0, "idle": args.idle if last else 0,
-                    "account": account, "profile": args.profile}
-            out = subprocess.run([sys.executable, __file__, "--child", json.dumps(spec)], capture_output=True,
-                                 text=True, env={**os.environ, **env})
-            if out.returncode != 0:
-                raise SystemExit(out.stderr[-3000:])
-            if args.profile:
-                print(f"--- profile, parsing {mode} (the process that stores) ---\n{out.stderr}")
-            runs[mode] = r = json.loads(out.stdout.strip().splitlines()[-1])
-            print(f"replydesk first sync, parsing {mode}: {r['new']} messages stored ({r['conversations']} "
-                  f"conversations) in {r['seconds']:.2f} s = {r['per_s']:,.0f} messages/s, "
-                  f"peak RSS {r['peak_rss_mb']:.0f} MB" + (f", CPU {r['cpu_ms']:.2f} ms/message"
-                                                            if mode == "inline" else ""))
-            if ref:
-                print(f"  = {r['per_s'] / ref[True]['per_s']:.2f}x mbsync's default rate, "
-                      f"{r['per_s'] / ref[False]['per_s']:.2f}x with FSync no")
+        runs, rounds = {}, []
+        for k in range(args.rounds):
+            if args.rounds > 1:
+                print(f"-- round {k + 1} of {args.rounds}")
+            ref = {}
+            for fsync in (() if args.no_mbsync else (True, False)):
+                r = ref[fsync] = run_mbsync(dovecot, user, password, fsync)
+                print(f"mbsync (FSync {'yes, its default' if fsync else 'no'}): {r['messages']} messages in "
+                      f"{r['seconds']:.2f} s = {r['per_s']:,.0f} messages/s, CPU {r['cpu_ms']:.2f} ms/message")
+            # Once parsing inline (all CPU in one process, so it can be counted), and
+            # every round as the worker does it (parser processes for a sync this big).
+            modes = [("inline", {"REPLYDESK_PARSE_PROCESSES": "1"})] if k == 0 else []
+            for mode, env in modes + [("pool", {})]:
+                final = mode == "pool" and k == args.rounds - 1
+                path = Path(tmp) / f"inbox-{mode}-{k}.db"
+                spec = {"db": (args.db if mode == "pool" else None) or f"sqlite:///{path}",
+                        "polls": args.polls if final else 0, "idle": args.idle if final else 0,
+                        "account": account, "profile": args.profile}
+                out = subprocess.run([sys.executable, __file__, "--child", json.dumps(spec)], capture_output=True,
+                                     text=True, env={**os.environ, **env})
+                for leftover in Path(tmp).glob(f"{path.name}*"):
+                    leftover.unlink()  # 300 MB a round
+                if out.returncode != 0:
+                    raise SystemExit(out.stderr[-3000:])
+                if args.profile:
+                    print(f"--- profile, parsing {mode} (the process that stores) ---\n{out.stderr}")
+                runs[mode] = r = json.loads(out.stdout.strip().splitlines()[-1])
+                print(f"replydesk first sync, parsing {mode}: {r['new']} messages stored ({r['conversations']} "
+                      f"conversations) in {r['seconds']:.2f} s = {r['per_s']:,.0f} messages/s, "
+                      f"peak RSS {r['peak_rss_mb']:.0f} MB" + (f", CPU {r['cpu_ms']:.2f} ms/message"
+                                                                if mode == "inline" else ""))
+                if ref:
+                    print(f"  = {r['per_s'] / ref[True]['per_s']:.2f}x mbsync's default rate, "
+                          f"{r['per_s'] / ref[False]['per_s']:.2f}x with FSync no")
+            rounds.append((runs["pool"]["per_s"], ref[True]["per_s"] if ref else None))
+    if len(rounds) > 1:
+        ours = [a for a, _ in rounds]
+        print(f"over {len(rounds)} rounds, replydesk (parser processes): {min(ours):,.0f}-{max(ours):,.0f} "
+              f"messages/s, median {statistics.median(ours):,.0f}")
+        if not args.no_mbsync:
+            theirs = [b for _, b in rounds]
+            ratios = [a / b for a, b in rounds]
+            print(f"  mbsync (FSync yes): {min(theirs):,.0f}-{max(theirs):,.0f} messages/s, median "
+                  f"{statistics.median(theirs):,.0f}; replydesk / mbsync in the same round: "
+                  f"{min(ratios):.2f}-{max(ratios):.2f}x, median {statistics.median(ratios):.2f}x")
     r = runs["pool"]
     print(f"poll with no new mail: median {r['empty_poll_ms']:.1f} ms (p90 {r['empty_poll_p90_ms']:.1f} ms) "
           f"for the whole poll; {r['fetch_only_ms']:.2f} ms of it the IMAP check")
@@ -260,7 +289,7 @@ def main() -> None:
               f"over {len(lat)} messages")
     print(f"load average during the run: {os.getloadavg()[1]:.1f} (1 = one core busy)")
     print(f"reproduce: python bench/imap_sync.py --messages {args.messages} --seed {args.seed}"
-          + (f" --db {args.db}" if args.db else ""))
+          + (f" --rounds {args.rounds}" if args.rounds > 1 else "") + (f" --db {args.db}" if args.db else ""))
 
 
 if __name__ == "__main__":
