@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import sentiment
+from collectors.email import pool
 from collectors.email.pool import ParsePool, parse_chunks
 from inbox.tagging import sentiment_text
 
@@ -37,7 +38,8 @@ def test_parser_processes_score_sentiment_with_the_workers_scorer():
         assert [i.scored for i in items] == here
     sentiment.configure(scorer="default")
 
-def test_chunks_are_parsed_here_until_the_parser_processes_are_up():
+def test_chunks_are_parsed_here_until_the_parser_processes_are_up(monkeypatch):
+    monkeypatch.setattr(pool, "processes", lambda: 2)  # a pool even on one core (taskset -c 0)
     chunks = [[_mail(c * 1000 + n, "Where is my parcel?") for n in range(400)] for c in range(4)]
 
     def fetched():
