@@ -2,7 +2,8 @@
 
 SQLite is the embedded default: WAL mode so the web process reads while the
 worker writes (its checkpoints in a thread, see inbox/wal.py), a busy
-timeout instead of "database is locked" errors, and foreign keys on. PostgreSQL is reached through psycopg 3.
+timeout instead of "database is locked" errors, and foreign keys on.
+PostgreSQL is reached through psycopg 3.
 """
 from __future__ import annotations
 
@@ -33,13 +34,14 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     u = make_url(url)
     if u.get_backend_name() == "sqlite":
         connect_args: dict = {"timeout": 30, "check_same_thread": False}
+        checkpointer = None  # a file's log is checkpointed by a thread; :memory: has none
         if u.database and u.database != ":memory:":
             path = Path(u.database).expanduser()
             path.parent.mkdir(parents=True, exist_ok=True)
             checkpointer = wal.Checkpointer(str(path))
             connect_args["factory"] = wal.connection_class(checkpointer)
         engine = create_engine(url, echo=echo, connect_args=connect_args)
-        if "factory" in connect_args:
+        if checkpointer is not None:
             event.listen(engine, "engine_disposed", lambda _engine: checkpointer.stop())
         event.listen(engine, "connect", _sqlite_pragmas)
         # pysqlite defers BEGIN until the first write, and in WAL mode a
