@@ -320,7 +320,8 @@ class LinearModel:
                     udoc.append(d)
                     uwords.append(t)
         uparts = [self.unknown_word(t) for t in uwords]
-        grams = np.bincount(kdoc, weights=self.token_gram_n[kid], minlength=n)
+        # float64 even when no text has a known word (bincount of nothing is int64)
+        grams = np.bincount(kdoc, weights=self.token_gram_n[kid], minlength=n).astype(np.float64)
         if uparts:
             grams += np.bincount(udoc, weights=[m for _, m, _ in uparts], minlength=n)
         nk = np.bincount(kdoc, minlength=n) + np.bincount(pdoc, minlength=n)

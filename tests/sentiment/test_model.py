@@ -155,3 +155,13 @@ def test_word_vector_weights_fold_into_the_words():
     said = []
     train.fit(_examples(), seed=0, vectors=4, log=said.append)
     assert any("agreement with scikit-learn after float16 rounding: 1.0000" in s for s in said)
+
+
+def test_a_batch_with_no_known_word_is_scored():
+    """A batch whose texts hold only words the model never learnt (n-grams
+    and lexicon only) once crashed the batch path."""
+    model = LinearModel.load()
+    batch = model.predict([tokenize("zxqvbn"), tokenize("qwpfgj zxqvbn")])
+    one = model.predict([tokenize("zxqvbn")])
+    np.testing.assert_allclose(batch[0], one[0], rtol=1e-6)
+    assert np.allclose(batch.sum(axis=1), 1.0)
