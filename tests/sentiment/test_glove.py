@@ -91,3 +91,21 @@ def test_merging_the_vocabularies_keeps_each_pair_on_its_words():
     decoded = {(names[k // 6], names[k % 6]): tuple(v) for k, v in zip(keys.tolist(), pair_w.tolist())}
     assert decoded == {("b", "d"): (1, 1, 1), ("<s>", "b"): (2, 2, 2), ("d", "</s>"): (3, 3, 3)}
     assert list(keys) == sorted(keys)         # the model looks pairs up by binary search
+
+
+def test_train_command_takes_a_glove_file(tmp_path, capsys):
+    folder = tmp_path / "data"
+    folder.mkdir()
+    rows = _examples()
+    (folder / "a-train.tsv").write_text("".join(f"{e.id}\t{e.label}\t{e.text}\n" for e in rows[:45]))
+    (folder / dataset.DEV_FILE).write_text("".join(f"{e.id}\t{e.label}\t{e.text}\n" for e in rows[45:]))
+    out = tmp_path / "model.npz"
+    assert train.main([str(folder), "--out", str(out), "--glove", str(_glove_text(tmp_path / "g.txt")),
+                       "--glove-words", "10", "--glove-negated", "3", "--calibrate", "none"]) == 0
+    assert "outside vectors: 13 words" in capsys.readouterr().out
+    from sentiment.model import LinearModel
+    model = LinearModel.load(out)
+    assert model.meta["outside_vectors"]["words"] == 10 and model.meta["outside_vectors"]["negated"] == 3
+    # "the" and "great_neg" are in no training text: they come from the file's first words
+    assert {"the", "great_neg"} <= set(model.index)
+    assert "thanks_neg" not in model.index and "blorp" not in model.index   # past the first 3 / 10
