@@ -43,10 +43,6 @@ class OutsideVectors:
     matrix: np.ndarray       # (len(tokens), 2 * dim): [vector, 0] for a plain word, [0, vector] negated
     meta: dict               # file name, digest, counts: recorded in the model
 
-    @property
-    def index(self) -> dict[str, int]:
-        return {t: i for i, t in enumerate(self.tokens)}
-
 
 def _plain(word: str) -> bool:
     return word.isalpha() and word.islower()
@@ -58,27 +54,23 @@ def read(path: str | Path, *, words: int = 50_000, negated: int = 10_000) -> Out
     path = Path(path)
     raw = path.read_bytes()
     digest = hashlib.sha256(raw).hexdigest()[:16]
-    chosen: list[str] = []
-    rows: list[np.ndarray] = []
     if raw.lstrip()[:1] == b"{":
         data = json.loads(raw)
-        del raw
-        table = data["vectors"]
-        dim = int(data["dimensions"])
-        for w in data["words"]:
-            if _plain(w):
-                chosen.append(w)
-                rows.append(np.asarray(table[w][:dim], dtype=np.float64))
-                if len(chosen) == words:
-                    break
+        table, dim = data["vectors"], int(data["dimensions"])
+        # wink's rows end with the vector's length and the word's number
+        entries = ((w, table[w][:dim]) for w in data["words"])
     else:
-        for line in raw.decode("utf-8").splitlines():
-            w, _, rest = line.partition(" ")
-            if _plain(w):
-                chosen.append(w)
-                rows.append(np.array(rest.split(), dtype=np.float64))
-                if len(chosen) == words:
-                    break
+        entries = ((w, rest.split())
+                   for w, _, rest in (line.partition(" ") for line in raw.decode("utf-8").splitlines()))
+    del raw
+    chosen: list[str] = []
+    rows: list[np.ndarray] = []
+    for w, values in entries:
+        if _plain(w):
+            chosen.append(w)
+            rows.append(np.array(values, dtype=np.float64))
+            if len(chosen) == words:
+                break
     if not rows:
         raise ValueError(f"{path}: no word vectors found (expected GloVe text lines or wink-embeddings JSON)")
     v = np.stack(rows)

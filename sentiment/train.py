@@ -55,7 +55,6 @@ from .model import (DEFAULT_PATH, LABELS, LEXICON_FEATURES, LinearModel, base_wo
                     lexicon_row, negate, valence)
 from .text import tokenize
 from . import glove
-from .glove import OutsideVectors
 from .vectors import word_vectors
 
 CALIBRATION_FILES = ("twitter-2016dev-A.tsv", "twitter-2016train-A.tsv", "twitter-2015test-A.tsv")
@@ -200,7 +199,7 @@ def _in_files(rows, min_files: int) -> set:
 
 def fit(examples: list[dataset.Example], *, seed: int = 0, min_df: int = 2, c: float = 0.3,
         buckets: int = 2 ** 18, grams: tuple[int, int] = (2, 5), tol: float = 1e-3, min_files: int = 4,
-        nb: bool = True, vectors: int = 100, window: int = 5, outside: OutsideVectors | None = None,
+        nb: bool = True, vectors: int = 100, window: int = 5, outside: glove.OutsideVectors | None = None,
         offsets: tuple[float, float, float] = (0.0, 0.0, 0.0), log=print) -> LinearModel:
     """Fit a model on examples; deterministic for the same input and seed."""
     from scipy.sparse import csr_matrix, diags, hstack
