@@ -1,6 +1,8 @@
 import pytest
 
 import sentiment
+from sentiment import dataset
+from sentiment.model import LABELS
 
 
 @pytest.fixture(autouse=True)
@@ -9,3 +11,26 @@ def default_settings():
     sentiment.configure(brand_names=[], rules_path="", scorer="default")
     yield
     sentiment.configure(brand_names=[], rules_path="", scorer="default")
+
+
+def training_examples() -> list[dataset.Example]:
+    """60 short texts, 20 a label, each naming two words of its label."""
+    words = {"negative": ["awful", "hate", "broken", "worst"], "neutral": ["monday", "office", "order", "blue"],
+             "positive": ["love", "great", "thanks", "happy"]}
+    out = []
+    for n in range(60):
+        label = LABELS[n % 3]
+        w = words[label]
+        out.append(dataset.Example(str(n), label, f"{w[n % 4]} and {w[(n // 3) % 4]} today #{n % 5}"))
+    return out
+
+
+def training_folder(tmp_path, dev_suffix: str = ""):
+    """A folder for `python -m sentiment.train`: the first 45 examples as a
+    training file, the other 15 (each text + dev_suffix) as the dev file."""
+    folder = tmp_path / "data"
+    folder.mkdir()
+    rows = training_examples()
+    (folder / "a-train.tsv").write_text("".join(f"{e.id}\t{e.label}\t{e.text}\n" for e in rows[:45]))
+    (folder / dataset.DEV_FILE).write_text("".join(f"{e.id}\t{e.label}\t{e.text}{dev_suffix}\n" for e in rows[45:]))
+    return folder

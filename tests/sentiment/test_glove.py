@@ -6,9 +6,10 @@ import json
 import numpy as np
 import pytest
 
-from sentiment import dataset, glove, train
-from sentiment.model import LABELS
+from sentiment import glove, train
+from sentiment.model import LABELS, LinearModel
 from sentiment.text import tokenize
+from tests.sentiment.conftest import training_examples, training_folder
 
 # A made-up 3-number space: praise along the first axis, blame along the
 # second, everyday things along the third.
@@ -51,17 +52,10 @@ def test_a_bad_file_says_what_was_expected(tmp_path):
         glove.read(tmp_path / "x.txt")
 
 
-def _examples():
-    words = {"negative": ["awful", "hate", "broken", "worst"], "neutral": ["monday", "office", "order", "blue"],
-             "positive": ["love", "great", "thanks", "happy"]}
-    return [dataset.Example(str(n), LABELS[n % 3], f"{words[LABELS[n % 3]][n % 4]} and "
-                            f"{words[LABELS[n % 3]][(n // 3) % 4]} today #{n % 5}") for n in range(60)]
-
-
 def test_words_no_tweet_used_get_the_sentiment_of_their_neighbours(tmp_path):
     outside = glove.read(_glove_text(tmp_path / "g.txt"))
     said = []
-    model = train.fit(_examples(), seed=0, vectors=0, buckets=0, outside=outside, log=said.append)
+    model = train.fit(training_examples(), seed=0, vectors=0, buckets=0, outside=outside, log=said.append)
     # The fold is exact: the model's own scores are scikit-learn's, word pairs renumbered included.
     assert any("agreement with scikit-learn after float16 rounding: 1.0000" in s for s in said)
     assert model.meta["outside_vectors"]["file"] == "g.txt"
@@ -71,7 +65,7 @@ def test_words_no_tweet_used_get_the_sentiment_of_their_neighbours(tmp_path):
     probs = model.predict([tokenize("blorp"), tokenize("snarf")])
     assert probs[0, 2] > probs[1, 2] + 0.05 and probs[1, 0] > probs[0, 0] + 0.05
     # Without outside vectors the same words are unknown to the model: nothing to go on.
-    plain = train.fit(_examples(), seed=0, vectors=0, buckets=0, log=lambda *_: None)
+    plain = train.fit(training_examples(), seed=0, vectors=0, buckets=0, log=lambda *_: None)
     assert "blorp" not in plain.index
     flat = plain.predict([tokenize("blorp"), tokenize("snarf")])
     np.testing.assert_allclose(flat[0], flat[1])
@@ -94,16 +88,11 @@ def test_merging_the_vocabularies_keeps_each_pair_on_its_words():
 
 
 def test_train_command_takes_a_glove_file(tmp_path, capsys):
-    folder = tmp_path / "data"
-    folder.mkdir()
-    rows = _examples()
-    (folder / "a-train.tsv").write_text("".join(f"{e.id}\t{e.label}\t{e.text}\n" for e in rows[:45]))
-    (folder / dataset.DEV_FILE).write_text("".join(f"{e.id}\t{e.label}\t{e.text}\n" for e in rows[45:]))
+    folder = training_folder(tmp_path)
     out = tmp_path / "model.npz"
     assert train.main([str(folder), "--out", str(out), "--glove", str(_glove_text(tmp_path / "g.txt")),
                        "--glove-words", "10", "--glove-negated", "3", "--calibrate", "none"]) == 0
     assert "outside vectors: 13 words" in capsys.readouterr().out
-    from sentiment.model import LinearModel
     model = LinearModel.load(out)
     assert model.meta["outside_vectors"]["words"] == 10 and model.meta["outside_vectors"]["negated"] == 3
     # "the" and "great_neg" are in no training text: they come from the file's first words

@@ -9,6 +9,7 @@ import pytest
 from sentiment import dataset, train
 from sentiment.model import DEFAULT_PATH, LABELS, LinearModel, negate
 from sentiment.text import tokenize
+from tests.sentiment.conftest import training_examples, training_folder
 
 
 @pytest.fixture
@@ -80,31 +81,16 @@ def test_model_records_how_it_was_made():
                                        "words": 50000, "negated": 10000, "dim": 100}
 
 
-def _examples():
-    words = {"negative": ["awful", "hate", "broken", "worst"], "neutral": ["monday", "office", "order", "blue"],
-             "positive": ["love", "great", "thanks", "happy"]}
-    out = []
-    for n in range(60):
-        label = LABELS[n % 3]
-        w = words[label]
-        out.append(dataset.Example(str(n), label, f"{w[n % 4]} and {w[(n // 3) % 4]} today #{n % 5}"))
-    return out
-
-
 def test_training_is_deterministic_and_learns():
-    a = train.fit(_examples(), seed=0, log=lambda *_: None)
-    b = train.fit(_examples(), seed=0, log=lambda *_: None)
+    a = train.fit(training_examples(), seed=0, log=lambda *_: None)
+    b = train.fit(training_examples(), seed=0, log=lambda *_: None)
     assert a.tokens == b.tokens and a.fingerprint() == b.fingerprint()
     probs = a.predict([tokenize(t) for t in ["I hate it, awful", "love it, thanks"]])
     assert [LABELS[i] for i in probs.argmax(axis=1)] == ["negative", "positive"]
 
 
 def test_train_command_holds_out_the_dev_file(tmp_path):
-    folder = tmp_path / "data"
-    folder.mkdir()
-    rows = _examples()
-    (folder / "a-train.tsv").write_text("".join(f"{e.id}\t{e.label}\t{e.text}\n" for e in rows[:45]))
-    (folder / dataset.DEV_FILE).write_text("".join(f"{e.id}\t{e.label}\t{e.text} zebra\n" for e in rows[45:]))
+    folder = training_folder(tmp_path, dev_suffix=" zebra")
     extra = tmp_path / "corrections.tsv"
     extra.write_text("correction-1\tnegative\tso slow and broken\ncorrection-2\tnegative\tslow again\n")
     out = tmp_path / "model.npz"
@@ -156,7 +142,7 @@ def test_word_vector_weights_fold_into_the_words():
     """Training with word vectors leaves the model additive: its own scores
     are scikit-learn's for the training texts (the fit logs the agreement)."""
     said = []
-    train.fit(_examples(), seed=0, vectors=4, log=said.append)
+    train.fit(training_examples(), seed=0, vectors=4, log=said.append)
     assert any("agreement with scikit-learn after float16 rounding: 1.0000" in s for s in said)
 
 
