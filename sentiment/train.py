@@ -33,10 +33,17 @@ and given those offsets. Files of other topics and years than the
 training data are scored "neutral" more often than their labels say; the
 offsets correct that without ever looking at the dev set.
 
-The result is the same for the same data and seed: the vocabulary is
-sorted, the solver (lbfgs) is deterministic, and the labels the new model
-gives a fixed set of probe sentences are stored in the file so a test can
-check that the file in the package still gives them.
+The result is the same for the same data and seed on the same kind of
+CPU with the same library versions: the vocabulary is sorted, the solver
+(lbfgs) is deterministic, and every thread pool (BLAS, OpenMP) is held to
+one thread while training, because with two threads sums are added in
+another order and lbfgs, stopped at ``tol``, ends somewhere slightly
+different (1 against 2 threads on one machine: 99.8 % of labels the
+same). Another CPU's BLAS kernels round differently in the same way, so
+the file records the library versions and BLAS kernel it was made with
+(``meta["trained_with"]``). The labels the new model gives a fixed set of
+probe sentences are stored in the file so a test can check that the file
+in the package still gives them.
 """
 from __future__ import annotations
 
@@ -49,6 +56,7 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
+from threadpoolctl import threadpool_info, threadpool_limits
 
 from . import dataset
 from .model import (DEFAULT_PATH, LABELS, LEXICON_FEATURES, LinearModel, base_word, char_grams, has_grams,
@@ -197,11 +205,13 @@ def _in_files(rows, min_files: int) -> set:
     return {f for f, s in files.items() if len(s) >= min_files} | always
 
 
+@threadpool_limits.wrap(limits=1)  # one thread: the sums' order, so the result, does not depend on the cores
 def fit(examples: list[dataset.Example], *, seed: int = 0, min_df: int = 2, c: float = 0.3,
         buckets: int = 2 ** 18, grams: tuple[int, int] = (2, 5), tol: float = 1e-3, min_files: int = 4,
         nb: bool = True, vectors: int = 100, window: int = 5, outside: glove.OutsideVectors | None = None,
         offsets: tuple[float, float, float] = (0.0, 0.0, 0.0), log=print) -> LinearModel:
-    """Fit a model on examples; deterministic for the same input and seed."""
+    """Fit a model on examples; deterministic for the same input and seed
+    (see the module docstring for what "the same" needs)."""
     from scipy.sparse import csr_matrix, diags, hstack
     from sklearn.linear_model import LogisticRegression
 
@@ -274,7 +284,7 @@ def fit(examples: list[dataset.Example], *, seed: int = 0, min_df: int = 2, c: f
                          "outside_vectors": outside.meta if outside else None,
                          "char_ngrams": list(grams), "offsets": [round(float(o), 4) for o in offsets],
                          "n_train": len(examples), "labels": list(LABELS),
-                         "lexicon": "VADER 3.3.2 (vaderSentiment, MIT)"})
+                         "lexicon": "VADER 3.3.2 (vaderSentiment, MIT)", "trained_with": trained_with()})
     ours = model.predict([tokenize(e.text) for e in examples]).argmax(axis=1)
     theirs = (clf.decision_function(x) + np.asarray(offsets)).argmax(axis=1)
     log(f"training-set agreement with scikit-learn after float16 rounding: {float((ours == theirs).mean()):.4f}")
@@ -297,6 +307,18 @@ def merge_vocabulary(tokens: list[str], token_w: np.ndarray, pairs: np.ndarray, 
     keys = new[a] * (m + 2) + new[b]
     order = np.argsort(keys, kind="stable")
     return merged, w, keys[order], np.asarray(pair_w)[order]
+
+
+def trained_with() -> dict:
+    """Library versions and BLAS kernels a training run used: what decides
+    whether a retrain gives the very same file (module docstring)."""
+    import scipy
+    import sklearn
+
+    blas = sorted({f"{i['internal_api']} {i.get('version')} {i.get('architecture')}"
+                   for i in threadpool_info() if i.get("user_api") == "blas"})
+    return {"python": sys.version.split()[0], "numpy": np.__version__, "scipy": scipy.__version__,
+            "scikit-learn": sklearn.__version__, "blas": blas, "threads": 1}
 
 
 def best_offsets(held: list[tuple[np.ndarray, np.ndarray]]) -> tuple[float, float, float]:
@@ -381,6 +403,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--min-files", type=int, default=4,
                     help="keep words and pairs found in at least this many of the training files")
     ap.add_argument("-C", type=float, default=0.3, help="inverse regularisation strength")
+    ap.add_argument("--tol", type=float, default=1e-3, help="the solver (lbfgs) stops when its largest gradient entry is below this")
     ap.add_argument("--buckets", type=int, default=2 ** 18, help="character n-gram buckets (0: none)")
     ap.add_argument("--vectors", type=int, default=100,
                     help="size of the word vectors learnt from the training texts (0: none)")
@@ -402,7 +425,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     files = tuple(f for f in (args.calibrate or CALIBRATION_FILES) if f != "none")
     kw = dict(seed=args.seed, min_df=args.min_df, min_files=args.min_files, c=args.C, buckets=args.buckets,
-              vectors=args.vectors)
+              vectors=args.vectors, tol=args.tol)
     if args.glove:
         kw["outside"] = glove.read(args.glove, words=args.glove_words, negated=args.glove_negated)
         print(f"outside vectors: {len(kw['outside'].tokens)} words from {args.glove}")

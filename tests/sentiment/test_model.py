@@ -89,6 +89,26 @@ def test_training_is_deterministic_and_learns():
     assert [LABELS[i] for i in probs.argmax(axis=1)] == ["negative", "positive"]
 
 
+def test_training_runs_on_one_thread_whatever_the_caller_allows():
+    # With two threads lbfgs adds its sums in another order and stops
+    # somewhere else: the full training set gave another file on 2 cores
+    # than on 1. fit() holds every pool to one thread, so it cannot.
+    from threadpoolctl import threadpool_info, threadpool_limits
+    seen = []
+    with threadpool_limits(limits=2):
+        model = train.fit(training_examples(), seed=0,
+                          log=lambda *_: seen.extend(p["num_threads"] for p in threadpool_info()))
+        assert {p["num_threads"] for p in threadpool_info()} == {2}  # restored afterwards
+    assert seen and set(seen) == {1}
+    used = model.meta["trained_with"]
+    assert used["threads"] == 1 and used["scikit-learn"] and used["numpy"] == np.__version__ and used["blas"]
+
+
+def test_shipped_model_records_what_it_was_trained_with():
+    used = LinearModel.load().meta["trained_with"]
+    assert used["threads"] == 1 and used["blas"]
+
+
 def test_train_command_holds_out_the_dev_file(tmp_path):
     folder = training_folder(tmp_path, dev_suffix=" zebra")
     extra = tmp_path / "corrections.tsv"
