@@ -136,8 +136,10 @@ def _base(token: str) -> str:
 
 def _wordy(token: str) -> bool:
     """A word or an emoticon: no link, mention, punctuation or number."""
+    if token[:1].isalpha():  # nearly every word (the model asks this of its 60,000 when it loads)
+        return True          # (no _SPECIAL token starts with a letter)
     t = _base(token)
-    return t not in _SPECIAL and (any(c.isalpha() for c in t) or t in (":)", ":(", ":d", "<3"))
+    return t not in _SPECIAL and (any(map(str.isalpha, t)) or t in (":)", ":(", ":d", "<3"))
 
 
 def _shown(feature: str) -> bool:
@@ -188,18 +190,25 @@ class LinearModel:
         self.token_grams = np.asarray(self.token_grams, dtype=np.float32)
         self.token_gram_n = np.asarray(self.token_gram_n, dtype=np.int32)
         self.gram_n = self.token_gram_n.tolist()
-        # Each known word's lexicon share (few words have a valence).
+        # Each known word's lexicon share. Only a word whose base word, or
+        # itself, is in the lexicon has one, so those forms are looked up
+        # rather than every word tested (load time).
         lex = np.zeros((n, 3), dtype=np.float32)
-        for i, t in enumerate(self.tokens):
-            v = valence(self.lexicon, t)
-            if v:
-                lex[i] = np.asarray(lexicon_row(v), dtype=np.float32) @ self.lexicon_w
+        for w in self.lexicon:
+            for t in (w, w + NEG, "#" + w, "#" + w + NEG):
+                i = self.index.get(t)
+                if i is not None and (v := valence(self.lexicon, t)):
+                    lex[i] = np.asarray(lexicon_row(v), dtype=np.float32) @ self.lexicon_w
         self.lex = lex
         self.bias_list = self.bias.tolist()
         self._shown_cache: dict = {}
         # Which features may be shown to staff (see _shown), as arrays.
         wordy = np.array([_wordy(t) for t in self.tokens] + [False, False], dtype=bool)
-        filler = np.array([_base(t) in _FILLER for t in self.tokens] + [False, False], dtype=bool)
+        filler = np.zeros(n + 2, dtype=bool)  # words whose _base() is a filler word
+        for f in _FILLER:
+            for t in (f, f + NEG):
+                if (i := self.index.get(t)) is not None:
+                    filler[i] = True
         self.token_shown = wordy[:n] & ~filler[:n]
         a, b = np.divmod(self.pairs, self.stride)
         self.pair_shown = wordy[a] & wordy[b] & ~(filler[a] & filler[b])

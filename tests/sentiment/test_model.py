@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from sentiment import dataset, train
-from sentiment.model import DEFAULT_PATH, LABELS, LinearModel, negate
+from sentiment.model import _FILLER, _SPECIAL, DEFAULT_PATH, LABELS, LinearModel, lexicon_row, negate, valence
 from sentiment.text import tokenize
 from tests.sentiment.conftest import training_examples, training_folder
 
@@ -107,6 +107,28 @@ def test_training_runs_on_one_thread_whatever_the_caller_allows():
 def test_shipped_model_records_what_it_was_trained_with():
     used = LinearModel.load().meta["trained_with"]
     assert used["threads"] == 1 and used["blas"]
+
+
+def test_what_loading_derives_matches_its_definition():
+    # Loading looks up only the forms a lexicon word can take, and skips
+    # the slow test for words that start with a letter; the result must be
+    # what testing every word the plain way gives.
+    model = LinearModel.load()
+    base = [t[:-4] if t.endswith("_neg") else t for t in model.tokens]
+    lex = np.zeros((len(model.tokens), 3), dtype=np.float32)
+    for i, t in enumerate(model.tokens):
+        if v := valence(model.lexicon, t):
+            lex[i] = np.asarray(lexicon_row(v), dtype=np.float32) @ model.lexicon_w
+    assert np.count_nonzero(lex.any(axis=1)) > 4_000
+    np.testing.assert_array_equal(model.lex, lex)
+    wordy = [b not in _SPECIAL and (any(c.isalpha() for c in b) or b in (":)", ":(", ":d", "<3")) for b in base]
+    shown = [w and b not in _FILLER for w, b in zip(wordy, base)]
+    assert model.token_shown.tolist() == shown
+    a, b = np.divmod(model.pairs, model.stride)
+    wordy += [False, False]
+    filler = [x in _FILLER for x in base] + [False, False]
+    assert model.pair_shown.tolist() == [wordy[i] and wordy[j] and not (filler[i] and filler[j])
+                                         for i, j in zip(a.tolist(), b.tolist())]
 
 
 def test_train_command_holds_out_the_dev_file(tmp_path):
