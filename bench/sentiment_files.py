@@ -47,8 +47,11 @@ def left_out(folder: Path, name: str, outside, offsets: np.ndarray) -> tuple[int
     held = dataset.read_tsv(folder / name)
     model = train.fit(rest, outside=outside, log=lambda *_: None)
     logp = np.log(np.maximum(model.predict([tokenize(e.text) for e in held]), 1e-12))
-    gold = np.array([train.LABELS.index(e.label) for e in held])
-    return len(held), train._macro_recall(gold, logp.argmax(1)), train._macro_recall(gold, (logp + offsets).argmax(1))
+    gold = [e.label for e in held]
+
+    def recall(scores: np.ndarray) -> float:
+        return dataset.macro_recall(gold, [train.LABELS[i] for i in scores.argmax(axis=1)])
+    return len(held), recall(logp), recall(logp + offsets)
 
 
 def main(argv: list[str] | None = None) -> int:
