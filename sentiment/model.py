@@ -198,7 +198,7 @@ class LinearModel:
             for t in (w, w + NEG, "#" + w, "#" + w + NEG):
                 i = self.index.get(t)
                 if i is not None and (v := valence(self.lexicon, t)):
-                    lex[i] = np.asarray(lexicon_row(v), dtype=np.float32) @ self.lexicon_w
+                    lex[i] = self.lexicon_share(v)
         self.lex = lex
         self.bias_list = self.bias.tolist()
         self._shown_cache: dict = {}
@@ -243,11 +243,13 @@ class LinearModel:
         else:
             g, m = (0.0, 0.0, 0.0), 0
         v = valence(self.lexicon, token)
-        if v:
-            l = tuple((np.asarray(lexicon_row(v), dtype=np.float32) @ self.lexicon_w).tolist())
-        else:
-            l = (0.0, 0.0, 0.0)
+        l = tuple(self.lexicon_share(v).tolist()) if v else (0.0, 0.0, 0.0)
         return g, m, l
+
+    def lexicon_share(self, v: float) -> np.ndarray:
+        """(3,) what a word of valence v adds to each label's score through
+        the lexicon columns."""
+        return np.asarray(lexicon_row(v), dtype=np.float32) @ self.lexicon_w
 
     def unknown_word(self, token: str) -> tuple[tuple, int, tuple]:
         """_word() of a word not in the vocabulary, remembered (up to 100,000 words)."""
