@@ -1,9 +1,9 @@
 """bench/sentiment_files.py: a file left out is scored by a model that never saw it."""
+import dataclasses
 import importlib.util
 from pathlib import Path
 
-from sentiment import dataset
-from tests.sentiment.conftest import training_examples
+from tests.sentiment.conftest import training_examples, training_folder
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -16,18 +16,15 @@ def _bench():
 
 
 def test_left_out_file_is_scored_by_a_model_that_never_saw_it(tmp_path, capsys):
+    folder = training_folder(tmp_path)  # a-train.tsv: 45 rows, and the dev file
     rows = training_examples()
-    folder = tmp_path / "data"
-    folder.mkdir()
-    line = lambda e, suffix="": f"{e.id}\t{e.label}\t{e.text}{suffix}\n"  # noqa: E731
-    (folder / "a-train.tsv").write_text("".join(line(e) for e in rows[:30]))
     # b repeats two of a's tweets: they must leave a's training rows too
-    (folder / "b-train.tsv").write_text("".join(line(e, " zebra") for e in rows[30:45]) + line(rows[0]) + line(rows[1]))
-    (folder / dataset.DEV_FILE).write_text("".join(line(e) for e in rows[45:]))
+    b = [dataclasses.replace(e, id=f"b{e.id}", text=e.text + " zebra") for e in rows[:15]] + rows[:2]
+    (folder / "b-train.tsv").write_text("".join(f"{e.id}\t{e.label}\t{e.text}\n" for e in b))
     bench = _bench()
 
     rest = bench.training_rows(folder, "b-train.tsv")
-    assert len(rest) == 28 and not any("zebra" in e.text for e in rest)
+    assert len(rest) == 43 and not any("zebra" in e.text for e in rest)
 
     assert bench.main(["--data", str(folder), "--files", "b-train.tsv"]) == 0
     out = capsys.readouterr().out
