@@ -5,7 +5,9 @@
 For each scorer (default, vader, textblob) it prints macro-averaged recall
 and accuracy on the held-out dev set (twitter-2016devtest, never trained
 on), going through the whole pipeline as ingest does (language check,
-scorer; a text the pipeline calls "unknown" counts as wrong), and texts per
+scorer; a text the pipeline calls "unknown" counts as wrong), the mean
+confidence and the calibration error (how far the confidence is from the
+share of labels that are right, dataset.calibration_error), and texts per
 second of CPU time for the batch path (analyze_many, batches of 500 as
 ingest sends them) and for one-at-a-time analyze(). CPU time of this
 process is used, not wall time, so other work on the machine does not lower
@@ -81,15 +83,19 @@ def main(argv: list[str] | None = None) -> int:
     if args.model:
         sentiment.configure(model_path=args.model)
     sentiment.lang.slow_detect("bonjour tout le monde")  # load the language model outside the timings
-    print(f"{'scorer':<10} {'macro recall':>12} {'accuracy':>9} {'unknown':>8} "
+    print(f"{'scorer':<10} {'macro recall':>12} {'accuracy':>9} {'unknown':>8} {'confidence':>10} {'cal. error':>10} "
           f"{'batch texts/s best (median)':>28} {'single texts/s best (median)':>29}")
     for name in args.scorers.split(","):
         sentiment.configure(scorer=name)
-        predicted = [a.label for a in sentiment.analyze_many(texts)]
+        found = sentiment.analyze_many(texts)
+        predicted = [a.label for a in found]
+        confidence = [a.confidence for a in found]
+        error = dataset.calibration_error(confidence, [p == g for p, g in zip(predicted, gold)])
         batch = sorted(rate(batches, texts, args.seconds) for _ in range(args.repeat))
         single = sorted(rate(one_by_one, texts[:500], args.seconds / 2) for _ in range(args.repeat))
         print(f"{name:<10} {dataset.macro_recall(gold, predicted):>12.4f} {dataset.accuracy(gold, predicted):>9.4f} "
-              f"{predicted.count('unknown'):>8} {_fig(batch):>28} {_fig(single):>29}", flush=True)
+              f"{predicted.count('unknown'):>8} {statistics.mean(confidence):>10.4f} {error:>10.4f} "
+              f"{_fig(batch):>28} {_fig(single):>29}", flush=True)
     print(f"load average: {', '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} cores")
     print("command: taskset -c 0 python bench/sentiment.py" + (f" --model {args.model}" if args.model else ""))
     return 0

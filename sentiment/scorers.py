@@ -45,14 +45,13 @@ class DefaultScorer:
         self.model = LinearModel.load(path or DEFAULT_PATH)
 
     def score_many(self, texts: list[str], tokens: list[list[str]]) -> list[Scored]:
-        from .model import softmax
         model = self.model
         if not tokens:
             return []
         if len(tokens) <= 4:  # analyze() of one text: plain Python beats batch set-up
             return [self._one(t) for t in tokens]
         z, parts = model.logits(tokens)
-        probs = softmax(z)
+        probs = model.probabilities(z)
         best = probs.argmax(axis=1).tolist()
         conf = probs.max(axis=1).tolist()
         score = (probs[:, 2] - probs[:, 0]).tolist()

@@ -1,3 +1,6 @@
+import importlib.util
+from pathlib import Path
+
 import pytest
 
 import sentiment
@@ -34,3 +37,12 @@ def training_folder(tmp_path, dev_suffix: str = ""):
     (folder / "a-train.tsv").write_text("".join(f"{e.id}\t{e.label}\t{e.text}\n" for e in rows[:45]))
     (folder / dataset.DEV_FILE).write_text("".join(f"{e.id}\t{e.label}\t{e.text}{dev_suffix}\n" for e in rows[45:]))
     return folder
+
+
+def bench_module(name: str):
+    """A script of bench/ (not a package) imported as a module."""
+    path = Path(__file__).resolve().parents[2] / "bench" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

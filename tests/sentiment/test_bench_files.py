@@ -1,18 +1,7 @@
 """bench/sentiment_files.py: a file left out is scored by a model that never saw it."""
 import dataclasses
-import importlib.util
-from pathlib import Path
 
-from tests.sentiment.conftest import training_examples, training_folder
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _bench():
-    spec = importlib.util.spec_from_file_location("bench_sentiment_files", ROOT / "bench" / "sentiment_files.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests.sentiment.conftest import bench_module, training_examples, training_folder
 
 
 def test_left_out_file_is_scored_by_a_model_that_never_saw_it(tmp_path, capsys):
@@ -21,7 +10,7 @@ def test_left_out_file_is_scored_by_a_model_that_never_saw_it(tmp_path, capsys):
     # b repeats two of a's tweets: they must leave a's training rows too
     b = [dataclasses.replace(e, id=f"b{e.id}", text=e.text + " zebra") for e in rows[:15]] + rows[:2]
     (folder / "b-train.tsv").write_text("".join(f"{e.id}\t{e.label}\t{e.text}\n" for e in b))
-    bench = _bench()
+    bench = bench_module("sentiment_files")
 
     rest = bench.training_rows(folder, "b-train.tsv")
     assert len(rest) == 43 and not any("zebra" in e.text for e in rest)

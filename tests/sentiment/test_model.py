@@ -196,3 +196,57 @@ def test_a_batch_with_no_known_word_is_scored():
     one = model.predict([tokenize("zxqvbn")])
     np.testing.assert_allclose(batch[0], one[0], rtol=1e-6)
     assert np.allclose(batch.sum(axis=1), 1.0)
+
+
+def test_calibration_error_is_the_gap_between_confidence_and_being_right():
+    # 70 % sure and right 7 times in 10: calibrated
+    assert dataset.calibration_error([0.7] * 10, [True] * 7 + [False] * 3) == pytest.approx(0.0)
+    # 90 % sure and always wrong: off by 0.9
+    assert dataset.calibration_error([0.95] * 4, [False] * 4) == pytest.approx(0.95)
+    # two bins, weighted by size: 0.55 right half the time (gap 0.05), 1.0 always right (gap 0)
+    assert dataset.calibration_error([0.55, 0.55, 1.0, 1.0], [True, False, True, True]) == pytest.approx(0.025)
+    assert dataset.calibration_error([], []) == 0.0
+
+
+def test_best_temperature_finds_the_one_the_labels_were_drawn_with():
+    rng = np.random.default_rng(0)
+    z = rng.normal(scale=3.0, size=(20_000, 3))
+    p = np.exp(z / 2.0)
+    p /= p.sum(axis=1, keepdims=True)
+    y = np.array([rng.choice(3, p=row) for row in p])
+    assert train.best_temperature([(z, y)]) == pytest.approx(2.0, abs=0.1)
+    assert train.best_temperature([(z / 2.0, y)]) == pytest.approx(1.0, abs=0.05)
+
+
+def test_temperature_changes_confidence_not_labels_or_words():
+    model = LinearModel.load()
+    texts = [tokenize(t) for t in train.PROBES]
+    warm = LinearModel.load()
+    warm.temperature = 2.0
+    cold, hot = model.predict(texts), warm.predict(texts)
+    assert (cold.argmax(axis=1) == hot.argmax(axis=1)).all()
+    assert (hot.max(axis=1) < cold.max(axis=1) + 1e-6).all() and (hot.max(axis=1) < cold.max(axis=1) - 0.01).any()
+    np.testing.assert_allclose(hot, model.probabilities(model.logits(texts)[0] / 2.0 * model.temperature), atol=1e-6)
+    for t, p in zip(texts, hot):  # one text at a time, the same
+        np.testing.assert_allclose(warm.score_one(t)[0], p, atol=1e-5)
+        assert warm.explain_one(warm.score_one(t)[1], int(p.argmax())) == \
+            model.explain_one(model.score_one(t)[1], int(p.argmax()))
+
+
+def test_calibration_sets_a_temperature_only_when_it_helps_left_out_files():
+    rows = training_examples()
+    examples = [dataset.Example(e.id, e.label, e.text, f"file-{(i // 3) % 3}") for i, e in enumerate(rows)]
+    said = []
+    offsets, temperature, figures = train.calibrate(examples, ("file-0", "file-1", "file-2"), log=said.append,
+                                                    vectors=0, buckets=0)
+    assert len(offsets) == 3 and figures["temperature_used"] == temperature
+    helped = figures["calibration_error_after_crossed"] < figures["calibration_error_before"]
+    assert temperature == (figures["temperature"] if helped else 1.0)
+    assert any(s.startswith(f"temperature {figures['temperature']}") for s in said)
+
+
+def test_shipped_model_confidence_is_calibrated_on_files_it_left_out():
+    meta = LinearModel.load().meta
+    cal = meta["calibration"]
+    assert meta["temperature"] == cal["temperature_used"] > 1.0
+    assert cal["calibration_error_after_crossed"] < cal["calibration_error_before"]

@@ -34,6 +34,30 @@ def test_page_shows_thread_contact_and_assessment(client, make_account, ingest):
     assert client.get("/c/999").status_code == 404
 
 
+def test_assessment_says_how_sure_the_label_is(client, factory, make_account, ingest):
+    ingest(make_account("acme-x", "x"), [tweet("1", "hmm, the new app")])
+
+    def shown(label, confidence, corrected=None) -> str:
+        with factory() as s:
+            m = s.scalar(select(Message).where(Message.conversation_id == 1))
+            m.sentiment_label, m.sentiment_confidence, m.corrected_label = label, confidence, corrected
+            s.commit()
+        html = client.get("/c/1").get_data(as_text=True)
+        return re.sub(r"\s+", " ", html[html.index('<div class="assessment">'):html.index("<form", html.index('<div class="assessment">'))])
+
+    sure = shown("negative", 0.9)
+    assert "90 % sure" in sure and "(unsure)" not in sure and "unsure" not in sure
+    # below even odds the label is more likely wrong than right: marked as such
+    unsure = shown("negative", 0.42)
+    assert 'class="badge mood-negative unsure"' in unsure and "negative (unsure)" in unsure and "42 % sure" in unsure
+    # a person's correction is not the model's guess: no confidence shown
+    corrected = shown("negative", 0.42, "positive")
+    assert "positive (corrected)" in corrected and "% sure" not in corrected and "unsure" not in corrected
+    # an unknown language has a low confidence by definition; "unknown" says it already
+    unknown = shown("unknown", 0.1)
+    assert "unknown" in unknown and "% sure" not in unknown and "(unsure)" not in unknown
+
+
 def test_actions_are_audited_and_shown(client, factory, make_account, make_user, ingest):
     acc = make_account("acme-x", "x")
     ingest(acc, [tweet("1"), tweet("2", "second thread", 3, thread_key="other")])
