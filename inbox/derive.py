@@ -26,8 +26,9 @@ class Fact(NamedTuple):
     created_at: datetime
     delivered: bool  # outbound only: posted on the channel
     urgency: int | None
-    sentiment: str | None
+    sentiment: str | None  # a person's correction if there is one, else the scorer's label
     preview: str | None
+    confidence: float | None = None  # the scorer's, None once a person corrected the label
 
 
 @dataclass(slots=True)
@@ -41,6 +42,7 @@ class Derived:
     awaiting_since: datetime | None = None
     urgency: int = 0
     sentiment: str | None = None
+    sentiment_confidence: float | None = None
     preview: str | None = None
     message_count: int = 0
 
@@ -84,7 +86,7 @@ def extend(d: Derived, facts: list[Fact], *, spam: bool = False) -> Derived:
             if d.first_inbound_at is None:
                 d.first_inbound_at = f.created_at
             d.last_inbound_at = f.created_at
-            d.sentiment, d.preview = f.sentiment, f.preview
+            d.sentiment, d.sentiment_confidence, d.preview = f.sentiment, f.confidence, f.preview
             # Urgency is that of the customer's latest run of messages: the
             # highest since our last response (kept once we respond).
             d.urgency = max(d.urgency, f.urgency or 0) if waiting else (f.urgency or 0)

@@ -74,6 +74,7 @@ class Row:
     preview: str | None
     status: str
     sentiment: str | None
+    sentiment_confidence: float | None
     urgency: int
     awaiting_reply: bool
     awaiting_since: datetime | None
@@ -195,7 +196,7 @@ def list_conversations(session: Session, f: ListFilters, *, user_id: int | None,
         where.append(key < value if desc else key > value)
     q = (select(c.id, Account.name, Account.kind, Contact.name, c.subject, c.preview, c.status, c.sentiment,
                 c.urgency, c.awaiting_reply, c.awaiting_since, c.last_message_at, assignee.name, assignee.email,
-                c.assignee_id, c.message_count, c.snoozed_until)
+                c.assignee_id, c.message_count, c.snoozed_until, c.sentiment_confidence)
          .join(Account, Account.id == c.account_id)
          .outerjoin(Contact, Contact.id == c.contact_id)
          .outerjoin(assignee, assignee.id == c.assignee_id)
@@ -205,7 +206,7 @@ def list_conversations(session: Session, f: ListFilters, *, user_id: int | None,
     rows = [Row(id=r[0], account=r[1], kind=r[2], author=r[3] or "", subject=r[4], preview=r[5], status=r[6],
                 sentiment=r[7], urgency=r[8] or 0, awaiting_reply=bool(r[9]), awaiting_since=r[10],
                 last_message_at=r[11], assignee=r[12] or r[13], assignee_id=r[14], message_count=r[15],
-                snoozed_until=r[16])
+                snoozed_until=r[16], sentiment_confidence=r[17])
             for r in session.execute(q)]
     more = len(rows) > limit
     rows = rows[:limit]

@@ -185,7 +185,7 @@ def _store_new(session: Session, bulk: Bulk, account: Account, items: list[Inbou
         added.setdefault(conv, []).append(Fact(
             OUTBOUND if item.from_self else INBOUND, item.auto, item.created_at, item.from_self,
             a.urgency if a else None, a.label if a else None,
-            preview_of(item.new_text or item.text) if customer else None))
+            preview_of(item.new_text or item.text) if customer else None, a.confidence if a else None))
     _insert_conversations(bulk, new_convs, added)
     conv_ids = [c if isinstance(c, int) else c.id for c in conv_of]
     _insert_messages(bulk, account, items, conv_ids, contacts, assessments)
@@ -392,11 +392,13 @@ def _facts(bulk: Bulk, conv_ids: Sequence[int]) -> dict[int, list[Fact]]:
     becomes the conversation's preview (see _recompute)."""
     facts: dict[int, list[Fact]] = {cid: [] for cid in conv_ids}
     rows = bulk.select_in(
-        "SELECT conversation_id, direction, auto, created_at, external_id IS NOT NULL, urgency, sentiment_label, "
-        f"CASE WHEN direction = '{INBOUND}' AND auto IS NULL THEN COALESCE(NULLIF(new_text, ''), text) END "
+        "SELECT conversation_id, direction, auto, created_at, external_id IS NOT NULL, urgency, "
+        "COALESCE(corrected_label, sentiment_label), "
+        f"CASE WHEN direction = '{INBOUND}' AND auto IS NULL THEN COALESCE(NULLIF(new_text, ''), text) END, "
+        "CASE WHEN corrected_label IS NULL THEN sentiment_confidence END "
         "FROM messages WHERE conversation_id IN ({in}) ORDER BY conversation_id, created_at, id", (), conv_ids)
-    for cid, direction, auto, at, delivered, urg, label, text in rows:
-        facts[cid].append(Fact(direction, auto, time_from_db(at), bool(delivered), urg, label, text))
+    for cid, direction, auto, at, delivered, urg, label, text, confidence in rows:
+        facts[cid].append(Fact(direction, auto, time_from_db(at), bool(delivered), urg, label, text, confidence))
     return facts
 
 

@@ -168,6 +168,7 @@ class Conversation(Base):
     spam: Mapped[bool] = mapped_column(default=False)
     urgency: Mapped[int] = mapped_column(default=0)  # highest urgency among messages awaiting reply
     sentiment: Mapped[str | None] = mapped_column(String(10))  # label of the last customer message
+    sentiment_confidence: Mapped[float | None]  # the scorer's confidence in it; None when a person corrected it
     preview: Mapped[str | None] = mapped_column(Text)  # first line of the last customer message
     awaiting_reply: Mapped[bool] = mapped_column(default=False)
     awaiting_since: Mapped[datetime | None]  # first customer message after our last reply

@@ -157,7 +157,8 @@ def correct_sentiment(session: Session, message: Message, label: str, *, by: Use
     message.corrected_label, message.corrected_by_id, message.corrected_at = label, by.id, utcnow()
     audit(session, "sentiment_corrected", user=by, conversation_id=message.conversation_id,
           message_id=message.id, was=message.sentiment_label, now=label)
-    reports.mark(session, [message.conversation_id])
+    # The inbox list shows the last customer message's label: the corrected one from now on.
+    refresh_conversations(session, [message.conversation_id])
 
 
 # --- merge -----------------------------------------------------------------

@@ -137,6 +137,10 @@ def test_conversation_fields_follow_the_definitions(factory, make_account):
     assert c.first_response_at is None and c.message_count == 2
     assert c.preview == "Hello??"
     assert c.sentiment in ("negative", "neutral", "positive", "unknown")
+    with factory() as s:  # the last customer message's label and confidence
+        last = s.scalar(select(Message).where(Message.external_id == "2"))
+        assert (c.sentiment, c.sentiment_confidence) == (last.sentiment_label, last.sentiment_confidence)
+        assert 0.0 < c.sentiment_confidence <= 1.0
 
     # Our own reply, seen by the channel (posted from the native app).
     ingest(factory, acc, [item("3", 30, thread_key="t", from_self=True, author_id="brand")])
@@ -244,7 +248,8 @@ def test_extending_a_conversation_equals_recomputing_it(factory, make_account):
              [item("6", 20, thread_key="t", from_self=True, author_id="brand"),
               item("7", 21, thread_key="t", text="still broken")]]
     fields = ("first_inbound_at", "last_inbound_at", "first_response_at", "last_outbound_at", "last_message_at",
-              "awaiting_reply", "awaiting_since", "urgency", "sentiment", "preview", "message_count")
+              "awaiting_reply", "awaiting_since", "urgency", "sentiment", "sentiment_confidence", "preview",
+              "message_count")
     for batch in steps:
         ingest(factory, acc, batch)
         c = conversations(factory)[0]
@@ -345,7 +350,8 @@ def test_batches_in_any_order_give_the_fields_a_recompute_gives(factory, make_ac
         r = ingest(factory, acc, items[i:i + 1200] + items[max(0, i - 40):i])  # with re-fetched items
         assert r.duplicates == min(i, 40)
     fields = ("first_inbound_at", "last_inbound_at", "first_response_at", "last_outbound_at", "last_message_at",
-              "awaiting_reply", "awaiting_since", "urgency", "sentiment", "preview", "message_count", "status",
+              "awaiting_reply", "awaiting_since", "urgency", "sentiment", "sentiment_confidence", "preview",
+              "message_count", "status",
               "contact_id")
     before = {c.id: {f: getattr(c, f) for f in fields} for c in conversations(factory)}
     assert len(before) == 900 and count(factory, Message) == len(items)

@@ -1,11 +1,13 @@
 """The migrations create exactly the schema the models describe, on both
 databases; the hand-written search objects (0002, 0003), which the models
 leave out, are checked on their own."""
+from datetime import timedelta
+
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect, text
+from sqlalchemy import insert, inspect, text
 
 from inbox import db, search
 from inbox.models import Account, Base, Conversation, Message, utcnow
@@ -83,14 +85,12 @@ def test_search_survives_upgrade_and_downgrade_of_0003(fresh_engine):
     cfg = db.alembic_config(fresh_engine)
     dialect = fresh_engine.dialect.name
     command.upgrade(cfg, "0002")
-    with db.session_factory(fresh_engine).begin() as s:  # the models hold no search column: fine at 0002
-        acc = Account(name="acme-x", kind="x", health="ok")
-        conv = Conversation(account=acc, thread_key="t1")
-        s.add_all([acc, conv])
-        s.flush()
-        s.add(Message(conversation=conv, account_id=acc.id, external_id="e1", direction="in", author_name="Ann Novak",
-                      author_handle="@ann", subject="Kettle order 4711", text="My kettle leaks, refund please",
-                      created_at=utcnow()))
+    with fresh_engine.begin() as c:  # only the columns 0002 has: the models have later ones
+        conv = _conversation(c)
+        c.execute(insert(Message).values(
+            conversation_id=conv, account_id=1, external_id="e1", direction="in", author_name="Ann Novak",
+            author_handle="@ann", subject="Kettle order 4711", text="My kettle leaks, refund please",
+            created_at=utcnow()))
 
     def found(q: str) -> list[int]:
         with fresh_engine.connect() as c:
@@ -114,3 +114,40 @@ def test_search_survives_upgrade_and_downgrade_of_0003(fresh_engine):
     with fresh_engine.begin() as c:
         c.execute(text("UPDATE messages SET text = 'now about a blender'"))
     assert found("blender") == [1] and found("refund") == []  # the index follows the text
+
+
+def _conversation(c, thread_key: str = "t1", **values) -> int:
+    """A conversation (and its account, once) written with Core, naming only
+    the columns given, so it works at an older revision than the models'."""
+    if not c.scalar(text("SELECT count(*) FROM accounts")):
+        c.execute(insert(Account).values(name="acme-x", kind="x", health="ok"))
+    return c.execute(insert(Conversation).values(account_id=1, thread_key=thread_key, **values)).inserted_primary_key[0]
+
+
+def test_0004_gives_conversations_the_confidence_and_corrected_label_of_their_last_customer_message(fresh_engine):
+    cfg = db.alembic_config(fresh_engine)
+    command.upgrade(cfg, "0003")
+    t0 = utcnow()
+    with fresh_engine.begin() as c:
+        def message(conv, ext, minutes, label, confidence, corrected=None, direction="in", auto=None):
+            c.execute(insert(Message).values(
+                conversation_id=conv, account_id=1, external_id=ext, direction=direction, auto=auto, text=ext,
+                created_at=t0 + timedelta(minutes=minutes), sentiment_label=label, sentiment_confidence=confidence,
+                corrected_label=corrected))
+        plain = _conversation(c, "plain", sentiment="negative")
+        message(plain, "p1", 0, "positive", 0.9)
+        message(plain, "p2", 5, "negative", 0.42)
+        message(plain, "p3", 9, None, None, direction="out")  # our reply: not a customer message
+        corrected = _conversation(c, "corrected", sentiment="negative")
+        message(corrected, "c1", 0, "negative", 0.8, corrected="positive")
+        message(corrected, "c2", 3, "neutral", 0.7, auto="auto_reply")  # an auto-reply: not the customer
+        untouched = _conversation(c, "none")  # no customer message yet
+    command.upgrade(cfg, "head")
+    with fresh_engine.connect() as c:
+        rows = dict((r[0], r[1:]) for r in c.execute(text("SELECT id, sentiment, sentiment_confidence FROM conversations")))
+    assert rows[plain] == ("negative", pytest.approx(0.42))
+    assert rows[corrected] == ("positive", None)  # the person's label; their correction has no confidence
+    assert rows[untouched] == (None, None)
+    command.downgrade(cfg, "0003")
+    assert "sentiment_confidence" not in {c["name"] for c in inspect(fresh_engine).get_columns("conversations")}
+    command.upgrade(cfg, "head")

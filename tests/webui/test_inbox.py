@@ -9,7 +9,8 @@ from sqlalchemy import select, update
 
 from inbox import workflow
 from inbox.inbox_list import PAGE, ListFilters, count_mine, counts, list_conversations
-from inbox.models import Conversation, User
+from inbox.ingest import refresh_conversations
+from inbox.models import Conversation, Message, User
 from tests.webui.conftest import tweet
 
 
@@ -194,6 +195,30 @@ def test_list_reload_is_the_list_alone(client, make_account, ingest):
     part = client.get("/", headers={"HX-Request": "true", "HX-Target": "list"}).get_data(as_text=True)
     assert part.lstrip().startswith('<section id="list"') and 'href="/c/1"' in part
     assert "<html" not in part and 'id="filters"' not in part
+
+
+def test_list_marks_a_guessed_mood_and_follows_a_correction(client, factory, make_account, ingest):
+    ingest(make_account("acme-x", "x"), [tweet("1", "hmm, the new app"), tweet("2", "the new app", 1, thread_key="b")])
+    with factory.begin() as s:  # what the scorer said of each conversation's last customer message
+        for cid, confidence in ((1, 0.42), (2, 0.9)):
+            m = s.scalar(select(Message).where(Message.conversation_id == cid))
+            m.sentiment_label, m.sentiment_confidence = "negative", confidence
+        s.flush()
+        refresh_conversations(s, [1, 2])
+
+    def mood(cid: int) -> str:
+        html = client.get("/?status=any").get_data(as_text=True)
+        row = html[html.index(f'data-id="{cid}"'):]
+        return re.search(r'<span class="badge mood-[^>]*>[^<]*</span>', row[:row.index("</tr>")]).group(0)
+
+    assert 'class="badge mood-negative unsure"' in mood(1) and ">negative?<" in mood(1) and "42 % sure" in mood(1)
+    assert mood(2) == '<span class="badge mood-negative">negative</span>'
+    # A person's correction replaces the label in the list and its filter, and is no guess.
+    with factory() as s:
+        msg_id = s.scalar(select(Message.id).where(Message.conversation_id == 1))
+    assert client.post(f"/c/1/messages/{msg_id}/sentiment", {"label": "positive"}).status_code == 302
+    assert mood(1) == '<span class="badge mood-positive">positive</span>'
+    assert set(ids_in(client.get("/?status=any&sentiment=positive").get_data(as_text=True))) == {1}
 
 
 def test_unhealthy_account_banner(client, factory, make_account):
