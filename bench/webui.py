@@ -135,13 +135,16 @@ def fill(url: str, messages: int, seed: int = 7) -> None:
             first_in = last_in = last_out = first_resp = None
             awaiting_since = None
             urgency = 0
-            sentiment = "neutral"
+            sentiment, confidence = "neutral", None
             preview = ""
             for k in range(n):
                 outbound = k % 2 == 1
                 msg_id += 1
                 body = _text(rng, outbound)
                 label = rng.choices(["negative", "neutral", "positive", "unknown"], [25, 55, 15, 5])[0]
+                # 0.34-1.0 spread evenly (a quarter below even odds), from the id so
+                # the random stream, and so the rest of the data, stays as before
+                sure = 0.2 if label == "unknown" else 0.34 + (msg_id * 2654435761 % 1000) * 0.00066
                 urg = min(100, int(rng.expovariate(1 / 22))) if not outbound else None
                 msgs.append({
                     "id": msg_id, "conversation_id": conv_id, "account_id": acc + 1,
@@ -150,6 +153,7 @@ def fill(url: str, messages: int, seed: int = 7) -> None:
                     "author_id": "us" if outbound else str(contact), "author_handle": "acme" if outbound else f"@{name.split()[0].lower()}{contact}",
                     "author_name": "Acme" if outbound else name, "subject": subject, "text": body,
                     "created_at": at, "stored_at": at, "sentiment_label": None if outbound else label,
+                    "sentiment_confidence": None if outbound else sure,
                     "urgency": urg, "urgency_reasons": ["refund request"] if urg and urg > 60 else None})
                 if outbound:
                     last_out = at
@@ -159,7 +163,7 @@ def fill(url: str, messages: int, seed: int = 7) -> None:
                     first_in = first_in or at
                     last_in = at
                     awaiting_since = awaiting_since or at
-                    urgency, sentiment, preview = urg, label, body[:200]
+                    urgency, sentiment, confidence, preview = urg, label, sure, body[:200]
                 at = at + gaps[k]
             at = at - gaps[-1]
             age = (NOW - at).total_seconds() / 86400
@@ -173,7 +177,8 @@ def fill(url: str, messages: int, seed: int = 7) -> None:
                 "subject": subject, "subject_key": subject.lower() if subject else None, "status": status,
                 "snoozed_until": NOW + timedelta(days=2) if status == "snoozed" else None,
                 "assignee_id": rng.choice(users) if rng.random() < (0.7 if status == "closed" else 0.5) else None,
-                "priority": 0, "spam": False, "urgency": urgency or 0, "sentiment": sentiment, "preview": preview,
+                "priority": 0, "spam": False, "urgency": urgency or 0, "sentiment": sentiment,
+                "sentiment_confidence": confidence, "preview": preview,
                 "awaiting_reply": awaiting, "awaiting_since": awaiting_since if awaiting else None,
                 "first_inbound_at": first_in, "first_response_at": first_resp, "last_inbound_at": last_in,
                 "last_outbound_at": last_out, "last_message_at": at, "closed_at": at if status == "closed" else None,
@@ -216,6 +221,7 @@ def cases(rng: random.Random, s) -> dict[str, callable]:
         "inbox: account": lambda: f"/?account={rng.randint(1, 5)}",
         "inbox: channel": lambda: f"/?channel={rng.choice(['email', 'x', 'reddit'])}",
         "inbox: sentiment negative": lambda: "/?sentiment=negative",
+        "inbox: sentiment unsure": lambda: "/?sentiment=unsure",
         "inbox: urgency >= 75": lambda: "/?urgency=75",
         "inbox: tag": lambda: f"/?tag={rng.choice(TAGS)}&status=any",
         "inbox: sort urgency": lambda: "/?sort=urgency",

@@ -14,6 +14,7 @@ import nh3
 from flask import Flask
 from markupsafe import Markup, escape
 
+from inbox.inbox_list import UNSURE_BELOW
 from inbox.models import utcnow
 
 ALLOWED_TAGS = {
@@ -109,16 +110,11 @@ def urgency_level(urgency: int | None) -> str:
     return "high" if u >= 75 else "medium" if u >= 50 else "low"
 
 
-# Below even odds a label is more likely wrong than right. The default
-# scorer's confidence is calibrated (sentiment/train.py), so this reads as
-# said: on its dev set 35 % of labels fall below, and 47 % of those are right.
-UNSURE_BELOW = 0.5
-
-
 def unsure(label: str | None, confidence: float | None) -> bool:
     """Whether a sentiment label is to be shown as a guess: the scorer gave
     it below even odds. Not an unknown label (it says so already), nor one
-    without a confidence (a person's correction)."""
+    without a confidence (a person's correction). The inbox list's "unsure"
+    filter finds the same ones."""
     return label not in (None, "unknown") and confidence is not None and confidence < UNSURE_BELOW
 
 

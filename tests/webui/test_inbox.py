@@ -197,14 +197,15 @@ def test_list_reload_is_the_list_alone(client, make_account, ingest):
     assert "<html" not in part and 'id="filters"' not in part
 
 
-def test_list_marks_a_guessed_mood_and_follows_a_correction(client, factory, make_account, ingest):
-    ingest(make_account("acme-x", "x"), [tweet("1", "hmm, the new app"), tweet("2", "the new app", 1, thread_key="b")])
+def test_list_marks_a_guessed_mood_finds_the_guesses_and_follows_a_correction(client, factory, make_account, ingest):
+    ingest(make_account("acme-x", "x"), [tweet("1", "hmm, the new app"), tweet("2", "the new app", 1, thread_key="b"),
+                                         tweet("3", "nowa aplikacja", 2, thread_key="c")])
     with factory.begin() as s:  # what the scorer said of each conversation's last customer message
-        for cid, confidence in ((1, 0.42), (2, 0.9)):
+        for cid, label, confidence in ((1, "negative", 0.42), (2, "negative", 0.9), (3, "unknown", 0.1)):
             m = s.scalar(select(Message).where(Message.conversation_id == cid))
-            m.sentiment_label, m.sentiment_confidence = "negative", confidence
+            m.sentiment_label, m.sentiment_confidence = label, confidence
         s.flush()
-        refresh_conversations(s, [1, 2])
+        refresh_conversations(s, [1, 2, 3])
 
     def mood(cid: int) -> str:
         html = client.get("/?status=any").get_data(as_text=True)
@@ -213,12 +214,17 @@ def test_list_marks_a_guessed_mood_and_follows_a_correction(client, factory, mak
 
     assert 'class="badge mood-negative unsure"' in mood(1) and ">negative?<" in mood(1) and "42 % sure" in mood(1)
     assert mood(2) == '<span class="badge mood-negative">negative</span>'
+    assert mood(3) == '<span class="badge mood-unknown">unknown</span>'  # says so already
+    # the "unsure" filter finds the guesses, to check and correct them
+    assert set(ids_in(client.get("/?status=any&sentiment=unsure").get_data(as_text=True))) == {1}
+    assert 'value="unsure" selected' in client.get("/?sentiment=unsure").get_data(as_text=True)
     # A person's correction replaces the label in the list and its filter, and is no guess.
     with factory() as s:
         msg_id = s.scalar(select(Message.id).where(Message.conversation_id == 1))
     assert client.post(f"/c/1/messages/{msg_id}/sentiment", {"label": "positive"}).status_code == 302
     assert mood(1) == '<span class="badge mood-positive">positive</span>'
     assert set(ids_in(client.get("/?status=any&sentiment=positive").get_data(as_text=True))) == {1}
+    assert set(ids_in(client.get("/?status=any&sentiment=unsure").get_data(as_text=True))) == set()
 
 
 def test_unhealthy_account_banner(client, factory, make_account):
