@@ -46,7 +46,7 @@ def left_out(folder: Path, name: str, outside, offsets: np.ndarray) -> tuple[int
     rest = training_rows(folder, name)
     held = dataset.read_tsv(folder / name)
     model = train.fit(rest, outside=outside, log=lambda *_: None)
-    logp = np.log(np.maximum(model.predict([tokenize(e.text) for e in held]), 1e-12))
+    logp = train.log_probabilities(model.predict([tokenize(e.text) for e in held]))
     gold = [e.label for e in held]
 
     def recall(scores: np.ndarray) -> float:

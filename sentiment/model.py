@@ -362,7 +362,7 @@ class LinearModel:
 
     def probabilities(self, z: np.ndarray) -> np.ndarray:
         """(n_texts, 3) probabilities of logits() scores."""
-        return softmax(z / self.temperature if self.temperature != 1.0 else z)
+        return softmax(z / self.temperature)
 
     def score_one(self, tokens: list[str]) -> tuple[list[float], list[tuple[object, tuple[float, float, float]]]]:
         """Probabilities and per-feature contributions (key, (neg, neu, pos))

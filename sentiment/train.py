@@ -330,11 +330,16 @@ def trained_with() -> dict:
             "scikit-learn": sklearn.__version__, "blas": blas, "threads": 1}
 
 
+def log_probabilities(p: np.ndarray) -> np.ndarray:
+    """log(p), a probability of 0 read as 1e-12 (never minus infinity)."""
+    return np.log(np.maximum(p, 1e-12))
+
+
 def best_offsets(held: list[tuple[np.ndarray, np.ndarray]]) -> tuple[float, float, float]:
     """Offsets (negative, 0, positive) added to the log-probabilities that give
     the best mean macro-averaged recall over (probabilities, gold) pairs."""
     grid = np.round(np.arange(-1.5, 1.5001, 0.05), 2)
-    logs = [(np.log(np.maximum(p, 1e-12)), y) for p, y in held]
+    logs = [(log_probabilities(p), y) for p, y in held]
     best, where = -1.0, (0.0, 0.0, 0.0)
     for a, b in itertools.product(grid, grid):
         off = np.array([a, 0.0, b])
@@ -366,7 +371,7 @@ def calibrate(examples: list[dataset.Example], files: tuple[str, ...], log=print
     offsets = best_offsets(held)
 
     def after(off, pairs):
-        return float(np.mean([_macro_recall(y, (np.log(np.maximum(p, 1e-12)) + off).argmax(1)) for p, y in pairs]))
+        return float(np.mean([_macro_recall(y, (log_probabilities(p) + off).argmax(1)) for p, y in pairs]))
 
     # An honest figure for the offsets: each file scored with offsets set on the others only.
     crossed = [after(best_offsets([h for j, h in enumerate(held) if j != i]), [held[i]])
@@ -386,7 +391,7 @@ def calibrate(examples: list[dataset.Example], files: tuple[str, ...], log=print
 
     # Temperature: how far the scores are divided so that the confidence
     # shown to staff is as often right as it says; judged the same way.
-    logs = [(np.log(np.maximum(p, 1e-12)) + np.asarray(offsets), y) for p, y in held]
+    logs = [(log_probabilities(p) + np.asarray(offsets), y) for p, y in held]
     temperature = best_temperature(logs)
     crossed_t = [best_temperature([h for j, h in enumerate(logs) if j != i]) for i in range(len(logs))] \
         if len(logs) > 1 else [temperature]
@@ -409,7 +414,7 @@ def best_temperature(logs: list[tuple[np.ndarray, np.ndarray]]) -> float:
     z = np.vstack([lp for lp, _ in logs])
     y = np.concatenate([g for _, g in logs])
     grid = np.round(np.arange(0.5, 4.0001, 0.05), 2)
-    losses = [-float(np.mean(np.log(np.maximum(softmax(z / t)[np.arange(len(y)), y], 1e-12)))) for t in grid]
+    losses = [-float(np.mean(log_probabilities(softmax(z / t)[np.arange(len(y)), y]))) for t in grid]
     return float(grid[int(np.argmin(losses))])
 
 
